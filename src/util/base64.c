@@ -128,6 +128,8 @@ pa_err pa_b64_decode_alloc(const char *in, uint8_t **out, size_t *outlen)
         return PA_ERR_UNKNOWN_ERROR;
     e = pa_b64_decode_n(in, len, b, outlen);
     if (e != PA_OK) {
+        /* a partial decode of a secret may sit in the buffer */
+        memset(b, 0, PA_B64_DECMAX(len) + 1);
         free(b);
         return e;
     }

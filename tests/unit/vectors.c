@@ -88,11 +88,14 @@ size_t pa_vec_b64(json_t *obj, const char *key, uint8_t *out, size_t max)
         CU_FAIL("vector field missing");
         return (size_t)-1;
     }
-    if (pa_b64_decode_alloc(s, &tmp, &len) != 0 || len > max) {
-        fprintf(stderr, "\n  vector field %s: bad Base64 or too long\n", key);
+    if (pa_b64_decode_alloc(s, &tmp, &len) != 0) {
+        fprintf(stderr, "\n  vector field %s: bad Base64\n", key);
         CU_FAIL("vector field not decodable");
-        if (len <= max)
-            return (size_t)-1;
+        return (size_t)-1;
+    }
+    if (len > max) {
+        fprintf(stderr, "\n  vector field %s: longer than %zu bytes\n", key, max);
+        CU_FAIL("vector field too long");
         free(tmp);
         return (size_t)-1;
     }
