@@ -10,6 +10,10 @@
 #define PA_TEST_SUITES \
     X(util)        \
     X(primitives)  \
+    X(keys)        \
+    X(ecies)       \
+    X(token)       \
+    X(vault)       \
     X(eckey)
 
 #define X(name) int register_##name##_suite(void);
