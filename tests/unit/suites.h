@@ -14,6 +14,8 @@
     X(ecies)       \
     X(token)       \
     X(vault)       \
+    X(signature)   \
+    X(offline)     \
     X(eckey)
 
 #define X(name) int register_##name##_suite(void);
