@@ -16,6 +16,8 @@
     X(vault)       \
     X(signature)   \
     X(offline)     \
+    X(codes)       \
+    X(statusblob)  \
     X(eckey)
 
 #define X(name) int register_##name##_suite(void);
