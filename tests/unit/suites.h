@@ -16,6 +16,7 @@
     X(vault)       \
     X(signature)   \
     X(offline)     \
+    X(v2)          \
     X(codes)       \
     X(statusblob)  \
     X(eckey)
