@@ -18,6 +18,9 @@
     X(offline)     \
     X(v2)          \
     X(codes)       \
+    X(recovery)    \
+    X(password)    \
+    X(recordenc)   \
     X(statusblob)  \
     X(eckey)
 
