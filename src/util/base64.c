@@ -98,7 +98,7 @@ pa_err pa_b64_decode_exact(const char *in, uint8_t *out, size_t want)
         e = PA_ERR_INVALID_INPUT_FORMAT;
     if (e == PA_OK)
         memcpy(out, tmp, want);
-    memset(tmp, 0, PA_B64_DECMAX(len) + 1);
+    explicit_bzero(tmp, PA_B64_DECMAX(len) + 1);
     free(tmp);
     return e;
 }
@@ -129,7 +129,7 @@ pa_err pa_b64_decode_alloc(const char *in, uint8_t **out, size_t *outlen)
     e = pa_b64_decode_n(in, len, b, outlen);
     if (e != PA_OK) {
         /* a partial decode of a secret may sit in the buffer */
-        memset(b, 0, PA_B64_DECMAX(len) + 1);
+        explicit_bzero(b, PA_B64_DECMAX(len) + 1);
         free(b);
         return e;
     }

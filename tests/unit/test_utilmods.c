@@ -1,0 +1,34 @@
+/* test_utilmods.c - main of test_util: runs the util-module suites
+ * (`test_util config` runs one suite). */
+#include <stdio.h>
+#include <string.h>
+
+#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
+
+#include "tests/unit/utilmods.h"
+
+int main(int argc, char **argv)
+{
+    unsigned failures;
+    int only_one = argc > 1;
+
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 2;
+#define X(name)                                                  \
+    if (!only_one || strcmp(argv[1], #name) == 0)                \
+        if (register_##name##_suite() != 0) {                    \
+            fprintf(stderr, "cannot register suite %s\n", #name);\
+            CU_cleanup_registry();                               \
+            return 2;                                            \
+        }
+    PA_UTILMODS_SUITES
+#undef X
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    if (CU_get_number_of_tests_run() == 0)
+        failures++;
+    CU_cleanup_registry();
+    return failures ? 1 : 0;
+}
