@@ -430,6 +430,12 @@ pa_err pa_device_parse_json(const uint8_t *plain, size_t n, json_t **out);
 pa_err pa_device_store_token(pa_device *d, json_t *doc,
                              const pa_device_token **tok);
 
+/* Opens the answer to the pending token request of kind `pending` (v3 or
+ * protocol-2 envelope) and stores the token it carries. */
+pa_err pa_device_read_token(pa_device *d, pa_device_pending_kind pending,
+                            const uint8_t *ct, size_t n, const uint8_t *mac,
+                            size_t mac_len, const pa_device_token **tok);
+
 /* Drops the activation, tokens, recovery data and pending requests and
  * installs a new device key pair (NULL: none). */
 void pa_device_reset_activation(pa_device *d, pa_eckey *new_key);

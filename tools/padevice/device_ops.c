@@ -86,13 +86,12 @@ pa_err pa_device_store_token(pa_device *d, json_t *doc,
     return PA_OK;
 }
 
-pa_err pa_device_token_response(pa_device *d, const uint8_t *ct, size_t n,
-                                const uint8_t *mac, size_t mac_len,
-                                const pa_device_token **tok)
+pa_err pa_device_read_token(pa_device *d, pa_device_pending_kind pending,
+                            const uint8_t *ct, size_t n, const uint8_t *mac, size_t mac_len,
+                            const pa_device_token **tok)
 {
     json_t *doc = NULL;
-    pa_err e = pa_device_open_json(d, PA_DEVICE_PENDING_TOKEN, ct, n, mac,
-                                   mac_len, &doc);
+    pa_err e = pa_device_open_json(d, pending, ct, n, mac, mac_len, &doc);
 
     *tok = NULL;
     if (e == PA_OK)
@@ -101,6 +100,14 @@ pa_err pa_device_token_response(pa_device *d, const uint8_t *ct, size_t n,
     if (e == PA_OK)
         pa_device_pending_clear(d);
     return e;
+}
+
+pa_err pa_device_token_response(pa_device *d, const uint8_t *ct, size_t n,
+                                const uint8_t *mac, size_t mac_len,
+                                const pa_device_token **tok)
+{
+    return pa_device_read_token(d, PA_DEVICE_PENDING_TOKEN, ct, n, mac,
+                                mac_len, tok);
 }
 
 pa_err pa_device_token_digest(const pa_device *d, const char *token_id,

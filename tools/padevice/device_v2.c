@@ -166,15 +166,6 @@ pa_err pa_device_v2_token_response(pa_device *d, const uint8_t *ct, size_t n,
                                    const uint8_t *mac, size_t mac_len,
                                    const pa_device_token **tok)
 {
-    json_t *doc = NULL;
-    pa_err e = pa_device_open_json(d, PA_DEVICE_PENDING_V2_TOKEN, ct, n, mac,
-                                   mac_len, &doc);
-
-    *tok = NULL;
-    if (e == PA_OK)
-        e = pa_device_store_token(d, doc, tok);
-    pa_device_json_wipe_free(doc);
-    if (e == PA_OK)
-        pa_device_pending_clear(d);
-    return e;
+    return pa_device_read_token(d, PA_DEVICE_PENDING_V2_TOKEN, ct, n, mac,
+                                mac_len, tok);
 }
