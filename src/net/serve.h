@@ -1,0 +1,49 @@
+/*
+ * serve.h - serving one HTTP request on a connection with gSOAP.
+ *
+ * The worker pool (server.c) hands a ready connection to pa_serve_one(),
+ * which reads exactly one request, answers it and reports whether the
+ * connection can go back to the idle set.
+ */
+#ifndef PA_NET_SERVE_H
+#define PA_NET_SERVE_H
+
+#include "net/guard.h"
+#include "soap/pasoap.h"
+
+/* Net-layer state of one worker's gSOAP context (pa_ctx.net). */
+typedef struct pa_netstate {
+    pa_guard guard;
+    size_t (*raw_recv)(struct soap *, char *, size_t);
+    int truncated;              /* body complete, document not */
+    int keepalive_wanted;       /* the request allows keep-alive (HTTP/1.1 ...) */
+    /* Bytes read past the end of the current request (a pipelined next
+     * request): gSOAP is never given them with the current request (it
+     * would drop them: it reuses its buffer for the answer, and discards
+     * what follows a chunked body), they are its input for the next one,
+     * and pass the guard then. */
+    char stash[SOAP_BUFLEN];
+    size_t stash_len, stash_pos;
+} pa_netstate;
+
+/* Installs the guarded receive on a context set up by pa_soap_setup(). */
+void pa_serve_init(struct soap *soap, pa_netstate *ns);
+
+/* Serves one request on soap->socket (blocking, with the configured
+ * timeouts).  Returns 1 when the connection stays open for another request
+ * (keep-alive), 0 when it was closed. */
+int pa_serve_one(struct soap *soap);
+
+/* 1 when the connection may stay open after a fault: the request asked
+ * for keep-alive, was read to its end and was not itself refused (a
+ * Server fault from an operation).  gSOAP closes after every fault. */
+int pa_serve_fault_keepalive(const struct soap *soap);
+
+/* 1 when bytes of a pipelined next request were already read. */
+int pa_serve_pending(const struct soap *soap);
+
+/* Forgets bytes buffered for a previous connection; call before serving a
+ * connection the context has not served before. */
+void pa_serve_attach(struct soap *soap);
+
+#endif
