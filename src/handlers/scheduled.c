@@ -1,0 +1,63 @@
+/*
+ * scheduled.c - operations of the contract whose logic arrives with later
+ * issues (activations, signatures, tokens, recovery, upgrade, protocol 2).
+ *
+ * Until then each one is dispatched normally, logged under its name, and
+ * answered with a Server fault ERR0024, so a client sees the documented
+ * fault shape rather than an unknown-operation error.  An operation leaves
+ * this file when its handler is written.
+ */
+#include "soap/pasoap.h"
+
+#define SCHEDULED(ns, op)                                                  \
+    int __##ns##__##op(struct soap *soap, struct _##ns##__##op##Request *req, \
+                       struct _##ns##__##op##Response *resp)              \
+    {                                                                     \
+        (void)req;                                                        \
+        (void)resp;                                                       \
+        pa_soap_begin(soap, #op);                                         \
+        return pa_soap_fault(soap, PA_ERR_INVALID_REQUEST);               \
+    }
+
+/* v3 */
+SCHEDULED(pa3, InitActivation)
+SCHEDULED(pa3, PrepareActivation)
+SCHEDULED(pa3, CreateActivation)
+SCHEDULED(pa3, UpdateActivationOtp)
+SCHEDULED(pa3, CommitActivation)
+SCHEDULED(pa3, GetActivationStatus)
+SCHEDULED(pa3, RemoveActivation)
+SCHEDULED(pa3, GetActivationListForUser)
+SCHEDULED(pa3, LookupActivations)
+SCHEDULED(pa3, UpdateStatusForActivations)
+SCHEDULED(pa3, VerifySignature)
+SCHEDULED(pa3, CreatePersonalizedOfflineSignaturePayload)
+SCHEDULED(pa3, CreateNonPersonalizedOfflineSignaturePayload)
+SCHEDULED(pa3, VerifyOfflineSignature)
+SCHEDULED(pa3, BlockActivation)
+SCHEDULED(pa3, UnblockActivation)
+SCHEDULED(pa3, VaultUnlock)
+SCHEDULED(pa3, VerifyECDSASignature)
+SCHEDULED(pa3, SignatureAudit)
+SCHEDULED(pa3, ActivationHistory)
+SCHEDULED(pa3, CreateToken)
+SCHEDULED(pa3, ValidateToken)
+SCHEDULED(pa3, RemoveToken)
+SCHEDULED(pa3, GetEciesDecryptor)
+SCHEDULED(pa3, StartUpgrade)
+SCHEDULED(pa3, CommitUpgrade)
+SCHEDULED(pa3, CreateRecoveryCode)
+SCHEDULED(pa3, ConfirmRecoveryCode)
+SCHEDULED(pa3, LookupRecoveryCodes)
+SCHEDULED(pa3, RevokeRecoveryCodes)
+SCHEDULED(pa3, RecoveryCodeActivation)
+SCHEDULED(pa3, GetRecoveryConfig)
+SCHEDULED(pa3, UpdateRecoveryConfig)
+
+/* v2 */
+SCHEDULED(pa2, PrepareActivation)
+SCHEDULED(pa2, CreateActivation)
+SCHEDULED(pa2, VaultUnlock)
+SCHEDULED(pa2, GetNonPersonalizedEncryptionKey)
+SCHEDULED(pa2, GetPersonalizedEncryptionKey)
+SCHEDULED(pa2, CreateToken)

@@ -1,0 +1,128 @@
+/*
+ * main.c - paserver: options, configuration, start-up, signals.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "crypto/primitives.h"
+#include "net/server.h"
+#include "service/http.h"
+#include "store/store.h"
+#include "util/config.h"
+#include "util/log.h"
+
+extern char **environ;
+
+static pa_server *running;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (running != NULL)
+        pa_server_stop(running);
+}
+
+static pa_err worker_open(pa_ctx *ctx)
+{
+    pa_store_options opt = {.busy_timeout_ms = ctx->cfg->lock_timeout_ms};
+    pa_store *st = NULL;
+    pa_err e = pa_store_open(ctx->cfg->database, &opt, &st);
+
+    if (e != PA_OK)
+        pa_log(PA_LOG_ERROR, "cannot open database %s: %s", ctx->cfg->database,
+               pa_store_last_error());
+    ctx->store = st;
+    return e;
+}
+
+static void worker_close(pa_ctx *ctx)
+{
+    pa_store_close(ctx->store);
+    ctx->store = NULL;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: paserver [--config FILE] [--print-config] [--version]\n"
+            "\n"
+            "Serves the PowerAuth SOAP contract (v3 and v2).  Settings come from\n"
+            "FILE (key = value lines, see paserver.conf.sample) and PASERVER_*\n"
+            "environment variables, which win over the file.\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"print-config", no_argument, NULL, 'p'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config_file = NULL;
+    int print_config = 0, c, status = 1;
+    char err[512] = "";
+    pa_config cfg;
+    pa_server *srv = NULL;
+    pa_server_hooks hooks = {worker_open, worker_close, pa_http_get};
+    pa_store_options sopt;
+
+    while ((c = getopt_long(argc, argv, "c:pVh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config_file = optarg; break;
+        case 'p': print_config = 1; break;
+        case 'V': printf("paserver %s\n", PACKAGE_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    pa_config_defaults(&cfg);
+    if ((config_file && pa_config_load_file(&cfg, config_file, err, sizeof err) != PA_OK)
+        || pa_config_apply_env(&cfg, environ, err, sizeof err) != PA_OK
+        || pa_config_validate(&cfg, err, sizeof err) != PA_OK) {
+        fprintf(stderr, "paserver: %s\n", err);
+        pa_config_free(&cfg);
+        return 2;
+    }
+    if (print_config) {
+        pa_config_dump(&cfg, stdout);
+        pa_config_free(&cfg);
+        return 0;
+    }
+    pa_log_open(cfg.log_level, cfg.log_target);
+    if (pa_crypto_init() != PA_OK) {
+        pa_log(PA_LOG_ERROR, "OpenSSL lacks an algorithm paserver needs");
+        goto out;
+    }
+    sopt.busy_timeout_ms = cfg.lock_timeout_ms;
+    if (pa_store_migrate(cfg.database, &sopt) != PA_OK) {
+        pa_log(PA_LOG_ERROR, "database %s: %s", cfg.database, pa_store_last_error());
+        goto out;
+    }
+    if (pa_http_init(&cfg) != PA_OK
+        || pa_server_create(&cfg, &hooks, &srv, err, sizeof err) != PA_OK) {
+        pa_log(PA_LOG_ERROR, "%s", err[0] ? err : "cannot start");
+        goto out;
+    }
+    running = srv;
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    pa_log(PA_LOG_INFO, "paserver %s listening on port %d, endpoint %s/soap, database %s",
+           PACKAGE_VERSION, pa_server_port(srv),
+           strcmp(cfg.context_path, "/") == 0 ? "" : cfg.context_path, cfg.database);
+    status = pa_server_run(srv) == PA_OK ? 0 : 1;
+    pa_log(PA_LOG_INFO, "paserver stopped");
+out:
+    running = NULL;
+    pa_server_free(srv);
+    pa_http_free();
+    pa_log_close();
+    pa_config_free(&cfg);
+    return status;
+}
