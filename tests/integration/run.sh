@@ -1,0 +1,316 @@
+#!/usr/bin/env bash
+# tests/integration/run.sh - the integration tests: the real paserver binary
+# on a free loopback port with a fresh SQLite file, driven over HTTP.
+#
+# Builds nothing.  Needs (make check sets them through AM_TESTS_ENVIRONMENT):
+#   PASERVER    the paserver binary (the build dir is taken from its path)
+#   PA_SRCDIR   the source tree (tests/integration/*.py, wsdl/)
+#   PA_SHARED   ../shared (contract/, clients/)
+# Optional: PA_ITEST_CLIENT (the C client, default <builddir>/tests/
+# integration/test_soap_client), PA_ITEST_VALGRIND=0 to skip the memory
+# phase, PA_ITEST_ONLY="negative zeep ..." to run some phases only,
+# PA_ITEST_KEEP=1 to keep the temporary directory (logs, databases).
+#
+# Phases, each on its own server and database (a restart reuses the file):
+#   c          tests/integration/test_soap_client (CUnit, gSOAP stubs), the
+#              service settings at their defaults; the client itself runs
+#              under valgrind
+#   zeep       test_zeep.py: python3-zeep on the served WSDL
+#   captures   test_captures.py: ../shared/clients/*/*.http byte for byte
+#   negative   test_negative.py: hostile and imperfect requests
+#   restrict   test_restrict.py: integrations made with restriction off,
+#              restart with PASERVER_RESTRICT_ACCESS=true on the same file
+#   persist    test_persist.py: create, SIGTERM, restart, compare
+#   valgrind   test_negative.py against a server running under valgrind;
+#              errors or definite/indirect leaks fail
+# Every server must exit 0 within a few seconds of SIGTERM (each stop is a
+# test of its own).  The last line is "N passed, N failed"; any failure
+# gives a non-zero exit status.
+set -u
+
+: "${PASERVER:?PASERVER must name the paserver binary}"
+: "${PA_SRCDIR:?PA_SRCDIR must name the source tree}"
+: "${PA_SHARED:?PA_SHARED must name ../shared}"
+PASERVER=$(cd "$(dirname "$PASERVER")" && pwd)/$(basename "$PASERVER")
+builddir=$(dirname "$PASERVER")
+tests=$PA_SRCDIR/tests/integration
+CLIENT=${PA_ITEST_CLIENT:-$builddir/tests/integration/test_soap_client}
+PY=${PA_ITEST_PYTHON:-/usr/bin/python3}
+ONLY=${PA_ITEST_ONLY:-c zeep captures negative restrict persist valgrind}
+CONTEXT=/powerauth-java-server
+# Small limits so the negative suite can cross them cheaply.
+MAX_BODY=65536
+MAX_DEPTH=32
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/pa-itest-XXXXXX") || exit 1
+passed=0
+failed=0
+server_pid=""
+port=""
+prefix=()              # command in front of paserver (valgrind)
+
+cleanup() {
+    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+        kill -KILL "$server_pid" 2>/dev/null
+        wait "$server_pid" 2>/dev/null
+    fi
+    if [ "${PA_ITEST_KEEP:-0}" = 1 ]; then
+        echo "run.sh: kept $tmp"
+    else
+        rm -rf "$tmp"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+pass() { passed=$((passed + 1)); echo "ok   $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL $*"; }
+wanted() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
+
+# Waits until the server answers an HTTP request on $port (any status).
+answers() {
+    local line=""
+    { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || return 1
+    printf 'GET / HTTP/1.0\r\n\r\n' >&3
+    IFS= read -r -t 5 line <&3
+    exec 3<&- 3>&-
+    case "$line" in HTTP/1.*) return 0 ;; esac
+    return 1
+}
+
+# start_server NAME DBFILE [VAR=value ...]
+# Starts paserver with a clean PASERVER_* environment plus the given
+# settings; sets server_pid, port, log.
+start_server() {
+    local name=$1 db=$2 waited=0 limit=100
+    shift 2
+    log=$tmp/$name.log
+    [ ${#prefix[@]} -gt 0 ] && limit=600            # valgrind starts slowly
+    (
+        for v in $(compgen -e); do
+            case "$v" in PASERVER_*) unset "$v" ;; esac
+        done
+        exec env PASERVER_LISTEN=127.0.0.1:0 PASERVER_DATABASE="$db" \
+            PASERVER_LOG_LEVEL=info PASERVER_LOG_TARGET=stderr \
+            PASERVER_CONTEXT_PATH=$CONTEXT \
+            PASERVER_MAX_BODY_BYTES=$MAX_BODY PASERVER_MAX_XML_DEPTH=$MAX_DEPTH \
+            "$@" "${prefix[@]}" "$PASERVER"
+    ) >"$log" 2>&1 &
+    server_pid=$!
+    port=""
+    while [ $waited -lt $limit ]; do
+        if ! kill -0 "$server_pid" 2>/dev/null; then
+            fail "$name: paserver exited at start-up"; tail -20 "$log"
+            server_pid=""; return 1
+        fi
+        port=$(sed -n 's/.*listening on port \([0-9][0-9]*\).*/\1/p' "$log" | head -1)
+        if [ -n "$port" ] && answers; then
+            echo "--- $name: paserver pid $server_pid on port $port"
+            return 0
+        fi
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    fail "$name: paserver did not answer within $((limit / 10)) s"; tail -20 "$log"
+    return 1
+}
+
+# stop_server NAME: SIGTERM, then it must exit 0 in time.
+stop_server() {
+    local name=$1 waited=0 limit=50 rc
+    [ ${#prefix[@]} -gt 0 ] && limit=600
+    [ -n "$server_pid" ] || return 1
+    kill -TERM "$server_pid"
+    while kill -0 "$server_pid" 2>/dev/null && [ $waited -lt $limit ]; do
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    if kill -0 "$server_pid" 2>/dev/null; then
+        fail "$name: paserver still running $((limit / 10)) s after SIGTERM"
+        kill -KILL "$server_pid"; wait "$server_pid" 2>/dev/null
+        server_pid=""
+        return 1
+    fi
+    wait "$server_pid"
+    rc=$?
+    server_pid=""
+    if [ $rc -eq 0 ]; then
+        pass "$name: paserver exited 0 on SIGTERM"
+    else
+        fail "$name: paserver exited $rc on SIGTERM"; tail -30 "$log"
+        return 1
+    fi
+}
+
+# check_log NAME [SECRET...]: the server log of a phase (DESIGN.md: one line
+# per request, never a secret or a body) has no ERROR line, no XML, none of
+# the given secrets, and ends with the clean-stop line.
+check_log() {
+    local name=$1 bad="" s
+    shift
+    grep -q " ERROR " "$log" && bad="$bad ERROR-lines"
+    grep -q -e "Envelope" -e "<?xml" "$log" && bad="$bad XML"
+    for s in "$@"; do
+        [ -n "$s" ] && grep -qF -- "$s" "$log" && bad="$bad secret(${s:0:6}...)"
+    done
+    grep -q "paserver stopped" "$log" || bad="$bad no-stop-line"
+    if [ -z "$bad" ]; then
+        pass "$name: server log clean"
+    else
+        fail "$name: server log has:$bad"; grep -e " ERROR " "$log" | head -5
+    fi
+}
+
+# secrets NAME JSONFILE: the secret values a state file holds, one a line.
+secrets() {
+    "$PY" - "$1" "$2" <<'PYEOF'
+import json, sys
+kind, path = sys.argv[1], sys.argv[2]
+try:
+    d = json.load(open(path))
+except (OSError, ValueError):
+    sys.exit(0)
+if kind == "restrict":
+    for v in d.values():
+        print(v["clientSecret"])
+else:
+    for det in d.get("details", {}).values():
+        for v in det["versions"]:
+            print(v[3])
+    for i in d.get("integrations", []):
+        print(i[3])
+PYEOF
+}
+
+# run_suite NAME COMMAND...: runs one suite program, adds its
+# "N passed, N failed" line to the totals.
+run_suite() {
+    local name=$1 out=$tmp/$1.out rc p f line
+    shift
+    echo "=== $name"
+    ( cd "$tests" && PA_ITEST_PORT=$port PA_ITEST_CONTEXT=$CONTEXT \
+        PA_ITEST_MAX_BODY=$MAX_BODY PA_ITEST_MAX_DEPTH=$MAX_DEPTH \
+        PA_SHARED=$PA_SHARED PA_SRCDIR=$PA_SRCDIR "$@" ) >"$out" 2>&1
+    rc=$?
+    cat "$out"
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
+    if [ -n "$line" ]; then
+        p=${line%% passed*}
+        f=${line#*, }; f=${f%% failed}
+        passed=$((passed + p))
+        failed=$((failed + f))
+        if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+            fail "$name: exit status $rc"
+        fi
+    else
+        fail "$name: no summary line (exit status $rc)"
+    fi
+    return 0
+}
+
+have_valgrind() { command -v valgrind >/dev/null 2>&1 && [ "${PA_ITEST_VALGRIND:-1}" != 0 ]; }
+VG=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect
+    --error-exitcode=99 --suppressions="$tests/valgrind.supp")
+
+echo "run.sh: paserver $PASERVER, work dir $tmp"
+
+# --- c: the gSOAP client -------------------------------------------------------
+if wanted c; then
+    if start_server c "$tmp/c.db"; then
+        if [ ! -x "$CLIENT" ]; then
+            fail "c: $CLIENT is missing"
+        elif have_valgrind; then
+            run_suite c "${VG[@]}" "$CLIENT" "http://127.0.0.1:$port$CONTEXT/soap"
+        else
+            run_suite c "$CLIENT" "http://127.0.0.1:$port$CONTEXT/soap"
+        fi
+        stop_server c
+        check_log c
+    fi
+fi
+
+# --- zeep -----------------------------------------------------------------------
+if wanted zeep; then
+    if start_server zeep "$tmp/zeep.db" PASERVER_APPLICATION_ENVIRONMENT=itest; then
+        run_suite zeep env PA_ITEST_APP_ENV=itest "$PY" test_zeep.py
+        stop_server zeep
+        check_log zeep
+    fi
+fi
+
+# --- captures ---------------------------------------------------------------------
+if wanted captures; then
+    if start_server captures "$tmp/captures.db" PASERVER_APPLICATION_ENVIRONMENT=itest; then
+        run_suite captures "$PY" test_captures.py
+        stop_server captures
+        check_log captures "mw secret" "mw-client-token"
+    fi
+fi
+
+# --- negative ---------------------------------------------------------------------
+if wanted negative; then
+    if start_server negative "$tmp/negative.db" PASERVER_APPLICATION_ENVIRONMENT=itest; then
+        run_suite negative "$PY" test_negative.py
+        stop_server negative
+        check_log negative
+    fi
+fi
+
+# --- restrict: the same database file, restriction off then on ------------------------
+if wanted restrict; then
+    if start_server restrict-off "$tmp/restrict.db" PASERVER_APPLICATION_ENVIRONMENT=itest; then
+        run_suite restrict-off "$PY" test_restrict.py setup "$tmp/restrict.json"
+        stop_server restrict-off
+        mapfile -t sec < <(secrets restrict "$tmp/restrict.json")
+        check_log restrict-off "mw secret" "${sec[@]}"
+        if [ -s "$tmp/restrict.json" ] &&
+            start_server restrict-on "$tmp/restrict.db" PASERVER_APPLICATION_ENVIRONMENT=itest \
+                PASERVER_RESTRICT_ACCESS=true; then
+            run_suite restrict-on "$PY" test_restrict.py check "$tmp/restrict.json"
+            stop_server restrict-on
+            check_log restrict-on "${sec[@]}"
+        elif [ ! -s "$tmp/restrict.json" ]; then
+            fail "restrict: no integrations were created, restricted phase not run"
+        fi
+    fi
+fi
+
+# --- persist: SIGTERM and restart on the same file -----------------------------------
+if wanted persist; then
+    if start_server persist-1 "$tmp/persist.db" PASERVER_APPLICATION_ENVIRONMENT=itest; then
+        run_suite persist-create "$PY" test_persist.py create "$tmp/persist.json"
+        stop_server persist-1
+        if [ -s "$tmp/persist.json" ] &&
+            start_server persist-2 "$tmp/persist.db" PASERVER_APPLICATION_ENVIRONMENT=itest; then
+            run_suite persist-verify "$PY" test_persist.py verify "$tmp/persist.json"
+            stop_server persist-2
+            mapfile -t sec < <(secrets persist "$tmp/persist.json")
+            check_log persist-2 "${sec[@]}"
+        elif [ ! -s "$tmp/persist.json" ]; then
+            fail "persist: nothing was created, restart not checked"
+        fi
+    fi
+fi
+
+# --- valgrind: the negative suite against a server under valgrind -------------------
+if wanted valgrind; then
+    if have_valgrind; then
+        prefix=("${VG[@]}" --log-file="$tmp/valgrind-%p.log")
+        if start_server valgrind "$tmp/valgrind.db" PASERVER_APPLICATION_ENVIRONMENT=itest \
+            PASERVER_WORKERS=2; then
+            run_suite valgrind env PA_ITEST_QUICK=8 PA_ITEST_TIMEOUT=30 "$PY" test_negative.py
+            if stop_server valgrind; then
+                pass "valgrind: no memory errors, no definite or indirect leaks"
+            else
+                echo "     (exit status 99: valgrind found memory errors or leaks)"
+            fi
+            cat "$tmp"/valgrind-*.log 2>/dev/null | head -150
+        fi
+        prefix=()
+    else
+        echo "SKIP valgrind: valgrind not installed or PA_ITEST_VALGRIND=0"
+    fi
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
