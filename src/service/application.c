@@ -90,13 +90,19 @@ pa_err pa_application_detail(pa_store *s, int has_id, int64_t id,
     /* The original refuses both and neither alike (error-codes.tsv). */
     if ((has_id != 0) == (name != NULL))
         return PA_ERR_INVALID_REQUEST;
+    /* Application, key pair and versions from one snapshot. */
+    if ((e = pa_store_begin_read(s)) != PA_OK)
+        return store_failed("GetApplicationDetail", e);
     e = has_id ? pa_store_application_get(s, id, &out->app, &found)
                : pa_store_application_get_by_name(s, name, &out->app, &found);
     if (e != PA_OK)
-        return store_failed("GetApplicationDetail", e);
-    if (!found)
-        return PA_ERR_INVALID_APPLICATION;
-    if ((e = detail_fill(s, out)) != PA_OK)
+        e = store_failed("GetApplicationDetail", e);
+    else if (!found)
+        e = PA_ERR_INVALID_APPLICATION;
+    else
+        e = detail_fill(s, out);
+    pa_store_rollback(s);                   /* nothing was written */
+    if (e != PA_OK)
         pa_application_detail_free(out);
     return e;
 }

@@ -435,7 +435,7 @@ pa_err pa_store_schema_version(pa_store *s, int *version)
 
 /* ---- transactions -------------------------------------------------------------------- */
 
-pa_err pa_store_begin(pa_store *s)
+static pa_err begin(pa_store *s, int idx, const char *sql)
 {
     sqlite3_stmt *st;
     pa_err e;
@@ -446,13 +446,25 @@ pa_err pa_store_begin(pa_store *s)
         pa_sq_set_error("begin: a transaction is already open");
         return PA_ERR_INVALID_REQUEST;
     }
-    /* IMMEDIATE takes the write lock now (waiting up to the busy timeout)
-     * instead of at the first write, where SQLite could only fail. */
-    if ((e = pa_sq_stmt(s, PA_SQ_BEGIN, "BEGIN IMMEDIATE", &st)) != PA_OK)
+    if ((e = pa_sq_stmt(s, idx, sql, &st)) != PA_OK)
         return e;
     e = pa_sq_run(s, st, "begin");
     pa_sq_done(st);
     return e;
+}
+
+pa_err pa_store_begin(pa_store *s)
+{
+    /* IMMEDIATE takes the write lock now (waiting up to the busy timeout)
+     * instead of at the first write, where SQLite could only fail. */
+    return begin(s, PA_SQ_BEGIN, "BEGIN IMMEDIATE");
+}
+
+pa_err pa_store_begin_read(pa_store *s)
+{
+    /* DEFERRED: the first read takes a snapshot that the following reads
+     * share, and the file locks are taken once instead of per statement. */
+    return begin(s, PA_SQ_BEGIN_READ, "BEGIN DEFERRED");
 }
 
 pa_err pa_store_rollback(pa_store *s)

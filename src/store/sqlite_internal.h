@@ -22,6 +22,7 @@ typedef enum pa_sq_slot {
     PA_SQ_PING,
     PA_SQ_SCHEMA_VERSION,
     PA_SQ_BEGIN,
+    PA_SQ_BEGIN_READ,
     PA_SQ_COMMIT,
     PA_SQ_ROLLBACK,
     PA_SQ_APP_CREATE,

@@ -97,6 +97,10 @@ pa_err pa_store_ping(pa_store *s);
  * function is its own transaction. */
 pa_err pa_store_begin(pa_store *s);
 
+/* Starts a read-only transaction: the reads until pa_store_commit() (or
+ * rollback) see one consistent snapshot. */
+pa_err pa_store_begin_read(pa_store *s);
+
 /* Makes the transaction durable (synced to disk) before returning.  If the
  * commit fails, the transaction is rolled back.  PA_ERR_INVALID_REQUEST
  * without an open transaction. */

@@ -998,6 +998,32 @@ static void test_transactions(void)
     CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_application"), 1);
 }
 
+/* A read transaction sees one snapshot: a row committed by another
+ * connection meanwhile appears only after it ends, and it blocks no writer. */
+static void test_read_transaction_snapshot(void)
+{
+    pa_store *other = NULL;
+    pa_store_application_array arr = {0};
+    int64_t id;
+
+    CU_ASSERT_EQUAL_FATAL(pa_store_open(path, NULL, &other), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_application_create(db, "first", &id), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(pa_store_begin_read(db), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_begin_read(db), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_application_list(db, &arr), PA_OK);
+    CU_ASSERT_EQUAL(arr.count, 1);
+    pa_store_application_array_free(&arr);
+    CU_ASSERT_EQUAL(pa_store_application_create(other, "second", &id), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_application_list(db, &arr), PA_OK);
+    CU_ASSERT_EQUAL(arr.count, 1);              /* still the snapshot */
+    pa_store_application_array_free(&arr);
+    CU_ASSERT_EQUAL(pa_store_commit(db), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_application_list(db, &arr), PA_OK);
+    CU_ASSERT_EQUAL(arr.count, 2);
+    pa_store_application_array_free(&arr);
+    pa_store_close(other);
+}
+
 /* A writer holding the lock makes another writer wait; with a short busy
  * timeout the waiting writer gives up with an error. */
 static void test_busy_timeout_honoured(void)
@@ -1207,6 +1233,7 @@ static const test_entry store_tests[] = {
     { "SQL injection stored verbatim", test_sql_injection_stored_verbatim },
     { "data survives close and reopen", test_survives_reopen },
     { "transactions", test_transactions },
+    { "read transaction snapshot", test_read_transaction_snapshot },
     { "busy timeout honoured", test_busy_timeout_honoured },
     { "concurrent writers", test_concurrent_writers },
     { "writer waits for the lock", test_writer_waits_for_lock },
