@@ -53,6 +53,12 @@ static size_t guarded_recv(struct soap *soap, char *buf, size_t len)
         ctx->client_msg = "The request body is not a complete XML document";
         return stop_reading(soap);
     }
+    /* The receive timeout bounds each read, not the request: a client
+     * trickling a byte per read could hold this worker for hours. */
+    if (!stashed && pa_time_mono_us() > ns->deadline_us) {
+        ctx->client_msg = "The request took too long to arrive";
+        return stop_reading(soap);
+    }
     if (stashed) {
         n = ns->stash_len - ns->stash_pos < len ? ns->stash_len - ns->stash_pos : len;
         memcpy(buf, ns->stash + ns->stash_pos, n);
@@ -208,6 +214,8 @@ int pa_serve_one(struct soap *soap)
     soap->recv_timeout = -(int)(ctx->cfg->recv_timeout_ms * 1000);
     soap->send_timeout = -(int)(ctx->cfg->send_timeout_ms * 1000);
     soap->keep_alive = ctx->cfg->keepalive_timeout_ms > 0 ? 1 : 0;
+    /* A whole request gets three receive timeouts to arrive. */
+    ns->deadline_us = start + 3 * (int64_t)ctx->cfg->recv_timeout_ms * 1000;
 
     if (soap_begin_serve(soap) != SOAP_OK) {
         /* gSOAP has answered errors below SOAP_STOP itself (through the

@@ -17,6 +17,7 @@ typedef struct pa_netstate {
     size_t (*raw_recv)(struct soap *, char *, size_t);
     int truncated;              /* body complete, document not */
     int keepalive_wanted;       /* the request allows keep-alive (HTTP/1.1 ...) */
+    int64_t deadline_us;        /* monotonic time by which it must be read */
     /* Bytes read past the end of the current request (a pipelined next
      * request): gSOAP is never given them with the current request (it
      * would drop them: it reuses its buffer for the answer, and discards

@@ -18,6 +18,8 @@
 #   zeep       test_zeep.py: python3-zeep on the served WSDL
 #   captures   test_captures.py: ../shared/clients/*/*.http byte for byte
 #   negative   test_negative.py: hostile and imperfect requests
+#   deadline   a request trickling in byte by byte is cut off (short
+#              receive timeout, so the phase takes seconds)
 #   restrict   test_restrict.py: integrations made with restriction off,
 #              restart with PASERVER_RESTRICT_ACCESS=true on the same file
 #   persist    test_persist.py: create, SIGTERM, restart, compare
@@ -36,7 +38,7 @@ builddir=$(dirname "$PASERVER")
 tests=$PA_SRCDIR/tests/integration
 CLIENT=${PA_ITEST_CLIENT:-$builddir/tests/integration/test_soap_client}
 PY=${PA_ITEST_PYTHON:-/usr/bin/python3}
-ONLY=${PA_ITEST_ONLY:-c zeep captures negative restrict persist valgrind}
+ONLY=${PA_ITEST_ONLY:-c zeep captures negative deadline restrict persist valgrind}
 CONTEXT=/powerauth-java-server
 # Small limits so the negative suite can cross them cheaply.
 MAX_BODY=65536
@@ -253,6 +255,16 @@ if wanted negative; then
         run_suite negative "$PY" test_negative.py
         stop_server negative
         check_log negative
+    fi
+fi
+
+# --- deadline: a request trickling in is cut off after 3 receive timeouts ----------
+if wanted deadline; then
+    if start_server deadline "$tmp/deadline.db" PASERVER_RECV_TIMEOUT_MS=1000; then
+        run_suite deadline env PA_ITEST_DEADLINE_S=3 "$PY" test_negative.py \
+            slow_trickle_cut_off
+        stop_server deadline
+        check_log deadline
     fi
 fi
 

@@ -18,7 +18,7 @@ import time
 
 import os
 
-from pa_itest import (Conn, Runner, SOAP12_NS, V3_NS, Answer, call, call_raw,
+from pa_itest import (Skip, Conn, Runner, SOAP12_NS, V3_NS, Answer, call, call_raw,
                       check_alive, check_fault, envelope, exchange,
                       http_bytes, op_xml, require_port, soap_post,
                       ENDPOINT_PATH, CONTEXT)
@@ -549,6 +549,35 @@ def many_connections_at_once():
     finally:
         for c in conns:
             c.close()
+    check_alive()
+
+
+@T.test
+def slow_trickle_cut_off():
+    # A client sending a byte just often enough to beat the receive timeout
+    # must not hold a worker for long: a whole request gets three receive
+    # timeouts to arrive.  Runs in the "deadline" phase (short timeout).
+    limit = float(os.environ.get("PA_ITEST_DEADLINE_S", "0"))
+    if not limit:
+        raise Skip("runs in the deadline phase only")
+    body = envelope(op_xml("GetErrorCodeList", [("language", "en")])).encode()
+    data = soap_post(body)
+    head = len(data) - len(body)
+    start = time.time()
+    with Conn(timeout=limit + 10) as c:
+        c.send(data[:head])
+        for i in range(len(body) - 1):          # never the whole body
+            if time.time() - start > limit + 4:
+                break
+            try:
+                c.send(body[i:i + 1])
+            except OSError:
+                break                           # the server gave up on us
+            time.sleep(0.3)
+        a = Answer(c.read_response())
+    elapsed = time.time() - start
+    client_fault(a)
+    assert elapsed < limit + 3, "cut off after %.1f s" % elapsed
     check_alive()
 
 
