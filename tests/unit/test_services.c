@@ -33,6 +33,7 @@
 #include "service/integration.h"
 #include "soap/pasoap.h"
 #include "store/store.h"
+#include "tests/unit/tempdb.h"
 #include "util/config.h"
 #include "util/err.h"
 #include "util/uuid.h"
@@ -43,29 +44,9 @@ static pa_store *db;
 
 /* ---- fixtures ------------------------------------------------------------ */
 
-static void remove_dir(void)
-{
-    static const char *const suffix[] = { "", "-wal", "-shm", "-journal" };
-    char p[PATH_MAX + 16];
-    size_t i;
-
-    for (i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
-        snprintf(p, sizeof p, "%s%s", path, suffix[i]);
-        unlink(p);
-    }
-    rmdir(dir);
-}
-
 static void setup(void)
 {
-    const char *tmp = getenv("TMPDIR");
-
-    snprintf(dir, sizeof dir, "%s/pa-svc-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        abort();
-    }
-    snprintf(path, sizeof path, "%s/paserver.db", dir);
+    pa_tempdb_make("pa-svc", dir, sizeof dir, path, sizeof path);
     if (pa_store_migrate(path, NULL) != PA_OK ||
         pa_store_open(path, NULL, &db) != PA_OK) {
         fprintf(stderr, "setup: %s\n", pa_store_last_error());
@@ -77,7 +58,7 @@ static void teardown(void)
 {
     pa_store_close(db);
     db = NULL;
-    remove_dir();
+    pa_tempdb_remove(dir, path);
 }
 
 /* ---- independent helpers ---------------------------------------------------- */

@@ -23,6 +23,7 @@
 
 #include "store/sqlite_internal.h"
 #include "store/store.h"
+#include "tests/unit/tempdb.h"
 
 static char dir[PATH_MAX - 64];
 static char path[PATH_MAX];
@@ -32,27 +33,12 @@ static pa_store *db;
 
 static void make_dir(void)
 {
-    const char *tmp = getenv("TMPDIR");
-
-    snprintf(dir, sizeof dir, "%s/pa-store-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        abort();
-    }
-    snprintf(path, sizeof path, "%s/paserver.db", dir);
+    pa_tempdb_make("pa-store", dir, sizeof dir, path, sizeof path);
 }
 
 static void remove_dir(void)
 {
-    static const char *const suffix[] = { "", "-wal", "-shm", "-journal" };
-    char p[PATH_MAX + 16];
-    size_t i;
-
-    for (i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
-        snprintf(p, sizeof p, "%s%s", path, suffix[i]);
-        unlink(p);
-    }
-    rmdir(dir);
+    pa_tempdb_remove(dir, path);
 }
 
 static void schema_setup(void)
