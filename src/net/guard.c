@@ -159,17 +159,6 @@ static pa_guard_result xml_char(pa_guard *g, char c)
 
 /* --- HTTP framing ----------------------------------------------------------- */
 
-/* Case-insensitive substring test (strcasestr is a GNU extension). */
-static int contains_ci(const char *s, const char *word)
-{
-    size_t n = strlen(word);
-
-    for (; *s; s++)
-        if (strncasecmp(s, word, n) == 0)
-            return 1;
-    return 0;
-}
-
 static int header_is(const char *line, size_t len, const char *name)
 {
     size_t n = strlen(name);
@@ -178,23 +167,59 @@ static int header_is(const char *line, size_t len, const char *name)
 }
 
 /* A complete header line (without CR/LF). */
-static void header_line(pa_guard *g)
+/* The value of a header line, blanks around it trimmed, into out. */
+static void header_value(const char *line, const char *name, char *out,
+                         size_t outlen)
 {
-    const char *v;
+    const char *v = line + strlen(name) + 1, *end;
+    size_t n;
 
-    g->line[g->line_len < sizeof g->line ? g->line_len : sizeof g->line - 1] = '\0';
-    if (header_is(g->line, g->line_len, "content-length")) {
-        v = g->line + strlen("content-length") + 1;
-        while (*v == ' ' || *v == '\t')
-            v++;
-        g->content_length = isdigit((unsigned char)*v) ? strtoll(v, NULL, 10) : -1;
-    } else if (header_is(g->line, g->line_len, "transfer-encoding")) {
-        g->chunked = contains_ci(g->line, "chunked");
-    }
+    while (*v == ' ' || *v == '\t')
+        v++;
+    end = v + strlen(v);
+    while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    n = (size_t)(end - v) < outlen - 1 ? (size_t)(end - v) : outlen - 1;
+    memcpy(out, v, n);
+    out[n] = '\0';
 }
 
-static void end_of_headers(pa_guard *g)
+/* A complete header line (without CR/LF).  The guard must read the
+ * framing exactly as gSOAP will, or the two would see different bodies:
+ * the headers that decide it must fit the line buffer whole, a
+ * Transfer-Encoding must be exactly "chunked", and a Content-Encoding is
+ * refused (gSOAP would inflate the body behind the guard's back). */
+static pa_guard_result header_line(pa_guard *g)
 {
+    int whole = g->line_len < sizeof g->line;
+    char value[sizeof g->line];
+
+    g->line[whole ? g->line_len : sizeof g->line - 1] = '\0';
+    if (header_is(g->line, g->line_len, "content-length")) {
+        if (!whole || g->content_length != -1)
+            return fail(g, PA_GUARD_FRAMING);       /* cut off, or twice */
+        header_value(g->line, "content-length", value, sizeof value);
+        if (value[0] == '\0' || strspn(value, "0123456789") != strlen(value)
+            || strlen(value) > 18)
+            return fail(g, PA_GUARD_FRAMING);
+        g->content_length = strtoll(value, NULL, 10);
+    } else if (header_is(g->line, g->line_len, "transfer-encoding")) {
+        header_value(g->line, "transfer-encoding", value, sizeof value);
+        if (!whole || g->chunked || strcasecmp(value, "chunked") != 0)
+            return fail(g, PA_GUARD_FRAMING);
+        g->chunked = 1;
+    } else if (header_is(g->line, g->line_len, "content-encoding")) {
+        header_value(g->line, "content-encoding", value, sizeof value);
+        if (!whole || strcasecmp(value, "identity") != 0)
+            return fail(g, PA_GUARD_ENCODING);
+    }
+    return PA_GUARD_OK;
+}
+
+static pa_guard_result end_of_headers(pa_guard *g)
+{
+    if (g->chunked && g->content_length != -1)      /* ambiguous length */
+        return fail(g, PA_GUARD_FRAMING);
     if (g->chunked) {
         g->hstate = H_CHUNK_SIZE;
         g->remaining = 0;
@@ -204,6 +229,7 @@ static void end_of_headers(pa_guard *g)
     } else {
         g->hstate = H_DONE;
     }
+    return PA_GUARD_OK;
 }
 
 static int hexval(char c)
@@ -220,11 +246,11 @@ static pa_guard_result http_char(pa_guard *g, char c)
     switch (g->hstate) {
     case H_HEADERS:
         if (c == '\n') {
-            if (g->line_len == 0)           /* blank line: body follows */
-                end_of_headers(g);
-            else
-                header_line(g);
+            pa_guard_result r = g->line_len == 0  /* blank: body follows */
+                                    ? end_of_headers(g) : header_line(g);
+
             g->line_len = 0;
+            return r;
         } else if (c != '\r') {
             if (g->line_len < sizeof g->line - 1)
                 g->line[g->line_len] = c;

@@ -28,6 +28,7 @@ typedef enum {
     PA_GUARD_DTD,           /* markup declaration: DTD, entity, ... */
     PA_GUARD_DEPTH,         /* nesting deeper than the limit */
     PA_GUARD_FRAMING,       /* unusable HTTP framing (bad chunk size, ...) */
+    PA_GUARD_ENCODING,      /* a Content-Encoding other than identity */
     PA_GUARD_MALFORMED,     /* end tag not matching its start tag, or
                              * markup or text after the root element */
 } pa_guard_result;

@@ -20,6 +20,8 @@ static const char *guard_message(pa_guard_result r)
         return "XML nesting exceeds the configured depth limit";
     case PA_GUARD_MALFORMED:
         return "The request body is not well-formed XML";
+    case PA_GUARD_ENCODING:
+        return "Content-Encoding is not accepted";
     default:
         return "Malformed HTTP request framing";
     }

@@ -122,6 +122,62 @@ static void expect_body(const char *inner, pa_guard_result want)
 
 /* --- framing ---------------------------------------------------------------- */
 
+/* A request with the given extra header lines and a small body. */
+static char *post_with_headers(const char *headers, int chunked)
+{
+    static const char body[] = "<a/>";
+    size_t n = strlen(headers) + 512;
+    char *r = malloc(n);
+
+    if (chunked)
+        snprintf(r, n, "POST /s HTTP/1.1\r\nHost: h\r\n%s\r\n%zx\r\n%s\r\n0\r\n\r\n",
+                 headers, strlen(body), body);
+    else
+        snprintf(r, n, "POST /s HTTP/1.1\r\nHost: h\r\n%s"
+                 "Content-Length: %zu\r\n\r\n%s", headers, strlen(body), body);
+    return r;
+}
+
+static void expect_headers(const char *headers, int chunked, pa_guard_result want)
+{
+    char *req = post_with_headers(headers, chunked);
+
+    expect(req, want);
+    free(req);
+}
+
+/* gSOAP inflates a compressed body itself, behind the guard: refused. */
+static void test_content_encoding_refused(void)
+{
+    expect_headers("Content-Encoding: gzip\r\n", 0, PA_GUARD_ENCODING);
+    expect_headers("content-encoding: Deflate\r\n", 0, PA_GUARD_ENCODING);
+    expect_headers("Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", 1,
+                   PA_GUARD_ENCODING);
+    expect_headers("Content-Encoding:  identity \r\n", 0, PA_GUARD_OK);
+}
+
+/* The guard must read the framing exactly as gSOAP does. */
+static void test_framing_headers_read_exactly(void)
+{
+    char pad[400];
+
+    /* a Transfer-Encoding padded beyond the line buffer */
+    snprintf(pad, sizeof pad, "Transfer-Encoding:%*s chunked\r\n", 150, "");
+    expect_headers(pad, 1, PA_GUARD_FRAMING);
+    /* only exactly "chunked", in any case and with blanks around it */
+    expect_headers("Transfer-Encoding: gzip, chunked\r\n", 1, PA_GUARD_FRAMING);
+    expect_headers("Transfer-Encoding: xchunked\r\n", 1, PA_GUARD_FRAMING);
+    expect_headers("Transfer-Encoding:  Chunked \r\n", 1, PA_GUARD_OK);
+    /* both framings, or the length twice, or a length that is no number */
+    expect_headers("Transfer-Encoding: chunked\r\nContent-Length: 4\r\n", 1,
+                   PA_GUARD_FRAMING);
+    expect_headers("Content-Length: 4\r\n", 0, PA_GUARD_FRAMING);
+    expect_headers("Content-Length: 4x\r\n", 1, PA_GUARD_FRAMING);
+    expect_headers("Content-Length: -4\r\n", 1, PA_GUARD_FRAMING);
+    snprintf(pad, sizeof pad, "Content-Length:%*s4\r\n", 150, "");
+    expect_headers(pad, 1, PA_GUARD_FRAMING);
+}
+
 static void test_content_length_completion(void)
 {
     char *body = envelope("<GetSystemStatusRequest xmlns=\"urn:x\"/>");
@@ -488,6 +544,8 @@ static int register_guard_suite(void)
         || !CU_add_test(s, "Content-Length completion", test_content_length_completion)
         || !CU_add_test(s, "request without body", test_headers_only_request)
         || !CU_add_test(s, "header names in any case", test_header_names_any_case)
+        || !CU_add_test(s, "Content-Encoding refused", test_content_encoding_refused)
+        || !CU_add_test(s, "framing headers read exactly", test_framing_headers_read_exactly)
         || !CU_add_test(s, "chunked completion", test_chunked_completion)
         || !CU_add_test(s, "chunk extension and trailer", test_chunked_with_extension_and_trailer)
         || !CU_add_test(s, "bad chunk size", test_bad_chunk_size)
