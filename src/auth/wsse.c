@@ -116,7 +116,7 @@ pa_err pa_auth_check_token(struct pa_store *s, const pa_auth_token *t)
      * and a wrong password take the same path. */
     static const char dummy[] = "00000000-0000-4000-8000-000000000000";
     pa_store_integration in;
-    int found = 0, ok;
+    int found = 0, usable, ok;
     pa_err e;
 
     if (!t || !t->username || !t->password)
@@ -126,8 +126,11 @@ pa_err pa_auth_check_token(struct pa_store *s, const pa_auth_token *t)
         pa_log_error("WS-Security: %s", pa_store_last_error());
         return PA_ERR_UNKNOWN_ERROR;
     }
-    ok = password_matches(t, found && in.client_secret ? in.client_secret : dummy);
-    ok = ok && found && in.client_secret != NULL;
+    /* An empty stored secret (imported or hand-edited data) never matches,
+     * not even an empty password: fail closed. */
+    usable = found && in.client_secret != NULL && in.client_secret[0] != '\0';
+    ok = password_matches(t, usable ? in.client_secret : dummy);
+    ok = ok && usable;
     pa_store_integration_free(&in);
     return ok ? PA_OK : PA_ERR_INVALID_REQUEST;
 }

@@ -596,6 +596,23 @@ static void test_wsse_text(void)
     pa_store_integration_free(&in);
 }
 
+/* An integration whose stored secret is empty (imported or hand-edited
+ * data) accepts no password at all, not even an empty one. */
+static void test_wsse_empty_stored_secret(void)
+{
+    pa_auth_token t = { 0 };
+
+    CU_ASSERT_EQUAL_FATAL(pa_store_integration_create(db,
+                              "0b6f2f7c-3c1e-4f59-9f1e-2a7d4c6b8e01", "imported",
+                              "c2d4e6f8-1a3b-4c5d-8e7f-9a0b1c2d3e4f", ""), PA_OK);
+    t.username = "c2d4e6f8-1a3b-4c5d-8e7f-9a0b1c2d3e4f";
+    t.password = "";
+    t.password_type = TYPE_TEXT;
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t), PA_ERR_INVALID_REQUEST);
+    t.password_type = NULL;
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t), PA_ERR_INVALID_REQUEST);
+}
+
 static void test_wsse_digest(void)
 {
     const char *nonce = "q83vEjRWeJq8n3zN3q2+7w==";
@@ -919,6 +936,7 @@ int main(void)
     };
     static const test_def wsse[] = {
         { "PasswordText", test_wsse_text },
+        { "empty stored secret never matches", test_wsse_empty_stored_secret },
         { "PasswordDigest", test_wsse_digest },
         { "PasswordDigest fixture (zeep)", test_wsse_digest_fixture },
         { "pa_auth_allow", test_auth_allow },
