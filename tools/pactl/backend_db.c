@@ -91,9 +91,10 @@ static json_t *created_json(const pa_app_detail *d)
                      "masterPublicKey", d->master_public_key);
 }
 
-static int app_detail(db_backend *b, const pactl_req *r, json_t **out,
+static int app_detail(pactl_backend *base, const pactl_req *r, json_t **out,
                       pactl_fail *f)
 {
+    db_backend *b = (db_backend *)base;
     pa_app_detail d;
     int by_name = r->op == PACTL_APP_SHOW && r->name != NULL;
     pa_err e = pa_application_detail(b->store, !by_name, r->id,
@@ -113,9 +114,10 @@ static int app_detail(db_backend *b, const pactl_req *r, json_t **out,
     return *out != NULL ? 0 : no_memory(f);
 }
 
-static int app_create(db_backend *b, const pactl_req *r, json_t **out,
+static int app_create(pactl_backend *base, const pactl_req *r, json_t **out,
                       pactl_fail *f)
 {
+    db_backend *b = (db_backend *)base;
     pactl_req shown = *r;
     pa_err e = pa_application_create(b->store, r->name, &shown.id);
 
@@ -128,11 +130,15 @@ static int app_create(db_backend *b, const pactl_req *r, json_t **out,
     }
     if (e != PA_OK)
         return db_fail(f, e);
-    return app_detail(b, &shown, out, f);
+    return app_detail(base, &shown, out, f);
 }
 
-static int app_list(db_backend *b, json_t **out, pactl_fail *f)
+static int app_list(pactl_backend *base, const pactl_req *r, json_t **out,
+                    pactl_fail *f)
 {
+    db_backend *b = (db_backend *)base;
+
+    (void)r;
     pa_store_application_array apps = {0};
     json_t *list;
     pa_err e = pa_application_list(b->store, &apps);
@@ -154,9 +160,10 @@ static int app_list(db_backend *b, json_t **out, pactl_fail *f)
 
 /* ---- versions ------------------------------------------------------------------ */
 
-static int version_create(db_backend *b, const pactl_req *r, json_t **out,
+static int version_create(pactl_backend *base, const pactl_req *r, json_t **out,
                           pactl_fail *f)
 {
+    db_backend *b = (db_backend *)base;
     pa_store_version v = {0};
     pa_err e = pa_application_version_create(b->store, r->id, r->name, &v);
 
@@ -169,9 +176,10 @@ static int version_create(db_backend *b, const pactl_req *r, json_t **out,
     return *out != NULL ? 0 : no_memory(f);
 }
 
-static int version_support(db_backend *b, const pactl_req *r, json_t **out,
+static int version_support(pactl_backend *base, const pactl_req *r, json_t **out,
                            pactl_fail *f)
 {
+    db_backend *b = (db_backend *)base;
     int supported = r->op == PACTL_VERSION_SUPPORT;
     pa_err e = pa_application_version_support(b->store, r->id, supported);
 
@@ -191,9 +199,10 @@ static json_t *integration_json(const pa_store_integration *i)
                      "clientSecret", i->client_secret);
 }
 
-static int integration_create(db_backend *b, const pactl_req *r, json_t **out,
+static int integration_create(pactl_backend *base, const pactl_req *r, json_t **out,
                               pactl_fail *f)
 {
+    db_backend *b = (db_backend *)base;
     pa_store_integration i = {0};
     pa_err e = pa_integration_create(b->store, r->name, &i);
 
@@ -204,8 +213,12 @@ static int integration_create(db_backend *b, const pactl_req *r, json_t **out,
     return *out != NULL ? 0 : no_memory(f);
 }
 
-static int integration_list(db_backend *b, json_t **out, pactl_fail *f)
+static int integration_list(pactl_backend *base, const pactl_req *r, json_t **out,
+                            pactl_fail *f)
 {
+    db_backend *b = (db_backend *)base;
+
+    (void)r;
     pa_store_integration_array arr = {0};
     json_t *list;
     pa_err e = pa_integration_list(b->store, &arr);
@@ -231,9 +244,10 @@ static json_t *callback_json(const pa_store_callback *c)
                      "name", c->name, "callbackUrl", c->url);
 }
 
-static int callback_create(db_backend *b, const pactl_req *r, json_t **out,
+static int callback_create(pactl_backend *base, const pactl_req *r, json_t **out,
                            pactl_fail *f)
 {
+    db_backend *b = (db_backend *)base;
     pa_store_callback c = {0};
     pa_err e = pa_callback_create(b->store, r->id, r->name, r->url, &c);
 
@@ -244,9 +258,10 @@ static int callback_create(db_backend *b, const pactl_req *r, json_t **out,
     return *out != NULL ? 0 : no_memory(f);
 }
 
-static int callback_list(db_backend *b, const pactl_req *r, json_t **out,
+static int callback_list(pactl_backend *base, const pactl_req *r, json_t **out,
                          pactl_fail *f)
 {
+    db_backend *b = (db_backend *)base;
     pa_store_callback_array arr = {0};
     json_t *list;
     pa_err e = pa_callback_list(b->store, r->id, &arr);
@@ -265,9 +280,10 @@ static int callback_list(db_backend *b, const pactl_req *r, json_t **out,
 
 /* ---- removal (integrations and callbacks) ----------------------------------- */
 
-static int remove_by_id(db_backend *b, const pactl_req *r, json_t **out,
+static int remove_by_id(pactl_backend *base, const pactl_req *r, json_t **out,
                         pactl_fail *f)
 {
+    db_backend *b = (db_backend *)base;
     int removed = 0;
     pa_err e = r->op == PACTL_CALLBACK_REMOVE
                    ? pa_callback_remove(b->store, r->key, &removed)
@@ -281,31 +297,6 @@ static int remove_by_id(db_backend *b, const pactl_req *r, json_t **out,
 
 /* ---- backend ------------------------------------------------------------------ */
 
-static int db_run(pactl_backend *base, const pactl_req *r, json_t **out,
-                  pactl_fail *f)
-{
-    db_backend *b = (db_backend *)base;
-
-    *out = NULL;
-    switch (r->op) {
-    case PACTL_APP_CREATE: return app_create(b, r, out, f);
-    case PACTL_APP_LIST: return app_list(b, out, f);
-    case PACTL_APP_SHOW:
-    case PACTL_APP_MASTER_KEY: return app_detail(b, r, out, f);
-    case PACTL_VERSION_CREATE: return version_create(b, r, out, f);
-    case PACTL_VERSION_SUPPORT:
-    case PACTL_VERSION_UNSUPPORT: return version_support(b, r, out, f);
-    case PACTL_INTEGRATION_CREATE: return integration_create(b, r, out, f);
-    case PACTL_INTEGRATION_LIST: return integration_list(b, out, f);
-    case PACTL_CALLBACK_CREATE: return callback_create(b, r, out, f);
-    case PACTL_CALLBACK_LIST: return callback_list(b, r, out, f);
-    case PACTL_INTEGRATION_REMOVE:
-    case PACTL_CALLBACK_REMOVE: return remove_by_id(b, r, out, f);
-    }
-    pactl_fail_text(f, "operation not available with --db");
-    return -1;
-}
-
 static void db_close(pactl_backend *base)
 {
     db_backend *b = (db_backend *)base;
@@ -313,6 +304,20 @@ static void db_close(pactl_backend *base)
     pa_store_close(b->store);
     free(b);
 }
+
+static const pactl_ops db_ops = {
+    .app_create = app_create,
+    .app_list = app_list,
+    .app_detail = app_detail,
+    .version_create = version_create,
+    .version_support = version_support,
+    .integration_create = integration_create,
+    .integration_list = integration_list,
+    .callback_create = callback_create,
+    .callback_list = callback_list,
+    .remove_by_id = remove_by_id,
+    .close = db_close,
+};
 
 int pactl_db_open(const char *path, pactl_backend **out, pactl_fail *f)
 {
@@ -335,8 +340,7 @@ int pactl_db_open(const char *path, pactl_backend **out, pactl_fail *f)
         free(b);
         return -1;
     }
-    b->base.run = db_run;
-    b->base.close = db_close;
+    b->base.ops = &db_ops;
     *out = &b->base;
     return 0;
 }

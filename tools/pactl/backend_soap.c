@@ -203,9 +203,10 @@ static json_t *created_json(const struct _pa3__GetApplicationDetailResponse *d)
                      "masterPublicKey", jstr(d->masterPublicKey));
 }
 
-static int app_detail(soap_backend *b, const pactl_req *r, json_t **out,
+static int app_detail(pactl_backend *base, const pactl_req *r, json_t **out,
                       pactl_fail *f)
 {
+    soap_backend *b = (soap_backend *)base;
     struct _pa3__GetApplicationDetailRequest req = {0};
     struct _pa3__GetApplicationDetailResponse resp = {0};
     LONG64 id = r->id;
@@ -233,9 +234,10 @@ static int app_detail(soap_backend *b, const pactl_req *r, json_t **out,
     return *out != NULL ? 0 : no_memory(f);
 }
 
-static int app_create(soap_backend *b, const pactl_req *r, json_t **out,
+static int app_create(pactl_backend *base, const pactl_req *r, json_t **out,
                       pactl_fail *f)
 {
+    soap_backend *b = (soap_backend *)base;
     struct _pa3__CreateApplicationRequest req = {(char *)r->name};
     struct _pa3__CreateApplicationResponse resp = {0};
     pactl_req shown = *r;
@@ -247,11 +249,15 @@ static int app_create(soap_backend *b, const pactl_req *r, json_t **out,
         return -1;
     }
     shown.id = *resp.applicationId;
-    return app_detail(b, &shown, out, f);
+    return app_detail(base, &shown, out, f);
 }
 
-static int app_list(soap_backend *b, json_t **out, pactl_fail *f)
+static int app_list(pactl_backend *base, const pactl_req *r, json_t **out,
+                    pactl_fail *f)
 {
+    soap_backend *b = (soap_backend *)base;
+
+    (void)r;
     struct _pa3__GetApplicationListRequest req;
     struct _pa3__GetApplicationListResponse resp = {0};
     json_t *list;
@@ -270,9 +276,10 @@ static int app_list(soap_backend *b, json_t **out, pactl_fail *f)
 
 /* ---- versions ------------------------------------------------------------------ */
 
-static int version_create(soap_backend *b, const pactl_req *r, json_t **out,
+static int version_create(pactl_backend *base, const pactl_req *r, json_t **out,
                           pactl_fail *f)
 {
+    soap_backend *b = (soap_backend *)base;
     LONG64 id = r->id;
     struct _pa3__CreateApplicationVersionRequest req = {&id, (char *)r->name};
     struct _pa3__CreateApplicationVersionResponse resp = {0};
@@ -289,9 +296,10 @@ static int version_create(soap_backend *b, const pactl_req *r, json_t **out,
     return *out != NULL ? 0 : no_memory(f);
 }
 
-static int version_support(soap_backend *b, const pactl_req *r, json_t **out,
+static int version_support(pactl_backend *base, const pactl_req *r, json_t **out,
                            pactl_fail *f)
 {
+    soap_backend *b = (soap_backend *)base;
     LONG64 id = r->id;
     LONG64 *rid;
     enum xsd__boolean *sup;
@@ -318,9 +326,10 @@ static int version_support(soap_backend *b, const pactl_req *r, json_t **out,
 
 /* ---- integrations ------------------------------------------------------------ */
 
-static int integration_create(soap_backend *b, const pactl_req *r, json_t **out,
+static int integration_create(pactl_backend *base, const pactl_req *r, json_t **out,
                               pactl_fail *f)
 {
+    soap_backend *b = (soap_backend *)base;
     struct _pa3__CreateIntegrationRequest req = {(char *)r->name};
     struct _pa3__CreateIntegrationResponse resp = {0};
 
@@ -332,8 +341,12 @@ static int integration_create(soap_backend *b, const pactl_req *r, json_t **out,
     return *out != NULL ? 0 : no_memory(f);
 }
 
-static int integration_list(soap_backend *b, json_t **out, pactl_fail *f)
+static int integration_list(pactl_backend *base, const pactl_req *r, json_t **out,
+                            pactl_fail *f)
 {
+    soap_backend *b = (soap_backend *)base;
+
+    (void)r;
     struct _pa3__GetIntegrationListRequest req;
     struct _pa3__GetIntegrationListResponse resp = {0};
     json_t *list;
@@ -361,9 +374,10 @@ static int integration_list(soap_backend *b, json_t **out, pactl_fail *f)
 
 /* ---- callbacks --------------------------------------------------------------- */
 
-static int callback_create(soap_backend *b, const pactl_req *r, json_t **out,
+static int callback_create(pactl_backend *base, const pactl_req *r, json_t **out,
                            pactl_fail *f)
 {
+    soap_backend *b = (soap_backend *)base;
     LONG64 id = r->id;
     struct _pa3__CreateCallbackUrlRequest req = {&id, (char *)r->name,
                                                  (char *)r->url};
@@ -377,9 +391,10 @@ static int callback_create(soap_backend *b, const pactl_req *r, json_t **out,
     return *out != NULL ? 0 : no_memory(f);
 }
 
-static int callback_list(soap_backend *b, const pactl_req *r, json_t **out,
+static int callback_list(pactl_backend *base, const pactl_req *r, json_t **out,
                          pactl_fail *f)
 {
+    soap_backend *b = (soap_backend *)base;
     LONG64 id = r->id;
     struct _pa3__GetCallbackUrlListRequest req = {&id};
     struct _pa3__GetCallbackUrlListResponse resp = {0};
@@ -401,9 +416,10 @@ static int callback_list(soap_backend *b, const pactl_req *r, json_t **out,
 
 /* ---- removal (integrations and callbacks) ----------------------------------- */
 
-static int remove_by_id(soap_backend *b, const pactl_req *r, json_t **out,
+static int remove_by_id(pactl_backend *base, const pactl_req *r, json_t **out,
                         pactl_fail *f)
 {
+    soap_backend *b = (soap_backend *)base;
     enum xsd__boolean *removed;
 
     if (r->op == PACTL_CALLBACK_REMOVE) {
@@ -427,31 +443,6 @@ static int remove_by_id(soap_backend *b, const pactl_req *r, json_t **out,
 
 /* ---- backend ------------------------------------------------------------------ */
 
-static int soap_run(pactl_backend *base, const pactl_req *r, json_t **out,
-                    pactl_fail *f)
-{
-    soap_backend *b = (soap_backend *)base;
-
-    *out = NULL;
-    switch (r->op) {
-    case PACTL_APP_CREATE: return app_create(b, r, out, f);
-    case PACTL_APP_LIST: return app_list(b, out, f);
-    case PACTL_APP_SHOW:
-    case PACTL_APP_MASTER_KEY: return app_detail(b, r, out, f);
-    case PACTL_VERSION_CREATE: return version_create(b, r, out, f);
-    case PACTL_VERSION_SUPPORT:
-    case PACTL_VERSION_UNSUPPORT: return version_support(b, r, out, f);
-    case PACTL_INTEGRATION_CREATE: return integration_create(b, r, out, f);
-    case PACTL_INTEGRATION_LIST: return integration_list(b, out, f);
-    case PACTL_CALLBACK_CREATE: return callback_create(b, r, out, f);
-    case PACTL_CALLBACK_LIST: return callback_list(b, r, out, f);
-    case PACTL_INTEGRATION_REMOVE:
-    case PACTL_CALLBACK_REMOVE: return remove_by_id(b, r, out, f);
-    }
-    pactl_fail_text(f, "operation not available over SOAP");
-    return -1;
-}
-
 static void soap_close(pactl_backend *base)
 {
     soap_backend *b = (soap_backend *)base;
@@ -463,6 +454,20 @@ static void soap_close(pactl_backend *base)
     soap_free(b->soap);
     free(b);
 }
+
+static const pactl_ops soap_ops = {
+    .app_create = app_create,
+    .app_list = app_list,
+    .app_detail = app_detail,
+    .version_create = version_create,
+    .version_support = version_support,
+    .integration_create = integration_create,
+    .integration_list = integration_list,
+    .callback_create = callback_create,
+    .callback_list = callback_list,
+    .remove_by_id = remove_by_id,
+    .close = soap_close,
+};
 
 int pactl_soap_open(const pactl_soap_opts *o, pactl_backend **out,
                     pactl_fail *f)
@@ -485,12 +490,11 @@ int pactl_soap_open(const pactl_soap_opts *o, pactl_backend **out,
         && soap_ssl_client_context(b->soap, SOAP_SSL_DEFAULT, NULL, NULL,
                                    o->cacert, NULL, NULL) != SOAP_OK) {
         pactl_fail_text(f, "TLS set-up failed: %s", soap_fault_string(b->soap));
-        b->base.close = soap_close;
+        b->base.ops = &soap_ops;
         soap_close(&b->base);
         return -1;
     }
-    b->base.run = soap_run;
-    b->base.close = soap_close;
+    b->base.ops = &soap_ops;
     *out = &b->base;
     return 0;
 }

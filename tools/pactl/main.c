@@ -322,6 +322,35 @@ static int removed_nothing(const pactl_req *r, const json_t *res, pactl_fail *f)
     return 1;
 }
 
+int pactl_run(pactl_backend *b, const pactl_req *r, json_t **out,
+              pactl_fail *f)
+{
+    const pactl_ops *o = b->ops;
+    pactl_handler *h = NULL;
+
+    *out = NULL;
+    switch (r->op) {
+    case PACTL_APP_CREATE: h = o->app_create; break;
+    case PACTL_APP_LIST: h = o->app_list; break;
+    case PACTL_APP_SHOW:
+    case PACTL_APP_MASTER_KEY: h = o->app_detail; break;
+    case PACTL_VERSION_CREATE: h = o->version_create; break;
+    case PACTL_VERSION_SUPPORT:
+    case PACTL_VERSION_UNSUPPORT: h = o->version_support; break;
+    case PACTL_INTEGRATION_CREATE: h = o->integration_create; break;
+    case PACTL_INTEGRATION_LIST: h = o->integration_list; break;
+    case PACTL_CALLBACK_CREATE: h = o->callback_create; break;
+    case PACTL_CALLBACK_LIST: h = o->callback_list; break;
+    case PACTL_INTEGRATION_REMOVE:
+    case PACTL_CALLBACK_REMOVE: h = o->remove_by_id; break;
+    }
+    if (h == NULL) {
+        pactl_fail_text(f, "operation not available with this backend");
+        return -1;
+    }
+    return h(b, r, out, f);
+}
+
 static int run(const globals *g, const char *password, const pactl_cmd *c,
                const pactl_req *r)
 {
@@ -334,7 +363,7 @@ static int run(const globals *g, const char *password, const pactl_cmd *c,
         pactl_print_fail(&f, g->json);
         return PACTL_EXIT_FAILED;
     }
-    if (be->run(be, r, &res, &f) != 0) {
+    if (pactl_run(be, r, &res, &f) != 0) {
         pactl_print_fail(&f, g->json);
         status = PACTL_EXIT_FAILED;
     } else if (removed_nothing(r, res, &f)) {
@@ -346,7 +375,7 @@ static int run(const globals *g, const char *password, const pactl_cmd *c,
         pactl_print(c, res, g->json);
     }
     json_decref(res);
-    be->close(be);
+    be->ops->close(be);
     return status;
 }
 

@@ -62,13 +62,31 @@ void pactl_fail_code(pactl_fail *f, pa_err e);
 void pactl_fail_text(pactl_fail *f, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* A way to run requests.  run() returns 0 and sets *out (owned by the
- * caller) or returns -1 with f filled and *out NULL. */
-typedef struct pactl_backend {
-    int (*run)(struct pactl_backend *b, const pactl_req *r, json_t **out,
-               pactl_fail *f);
+struct pactl_backend;
+
+/* One kind of request, run by a backend: returns 0 and sets *out (owned
+ * by the caller) or returns -1 with f filled and *out NULL. */
+typedef int pactl_handler(struct pactl_backend *b, const pactl_req *r,
+                          json_t **out, pactl_fail *f);
+
+/* What a backend does for each kind of request.  Show and master-key share
+ * app_detail, support and unsupport share version_support, and both
+ * removals share remove_by_id; pactl_run() picks the handler. */
+typedef struct pactl_ops {
+    pactl_handler *app_create, *app_list, *app_detail, *version_create,
+        *version_support, *integration_create, *integration_list,
+        *callback_create, *callback_list, *remove_by_id;
     void (*close)(struct pactl_backend *b);
+} pactl_ops;
+
+/* A way to run requests (the database file or a SOAP endpoint). */
+typedef struct pactl_backend {
+    const pactl_ops *ops;
 } pactl_backend;
+
+/* Runs r with the backend's handler for its kind. */
+int pactl_run(pactl_backend *b, const pactl_req *r, json_t **out,
+              pactl_fail *f);
 
 /* Opens the database (created and migrated if new). */
 int pactl_db_open(const char *path, pactl_backend **out, pactl_fail *f);
