@@ -245,4 +245,217 @@ pa_err pa_store_callback_remove(pa_store *s, const char *id, int *found);
 void pa_store_callback_free(pa_store_callback *c);
 void pa_store_callback_array_free(pa_store_callback_array *arr);
 
+/* ---- activations (DATABASE.md 2, 3, 5.1, 5.4-5.6, 5.9) ------------------- */
+
+/* Stored status codes (DATABASE.md 3); also the status blob's STATUS byte. */
+enum {
+    PA_STATUS_CREATED = 1,
+    PA_STATUS_PENDING_COMMIT = 2,
+    PA_STATUS_ACTIVE = 3,
+    PA_STATUS_BLOCKED = 4,
+    PA_STATUS_REMOVED = 5
+};
+
+/* Stored activation OTP validation modes. */
+enum {
+    PA_OTP_NONE = 0,
+    PA_OTP_ON_KEY_EXCHANGE = 1,
+    PA_OTP_ON_COMMIT = 2
+};
+
+/* One pa_activation row.  Strings may be NULL where the column is
+ * nullable.  Integer columns that are nullable carry a has_ flag (or use
+ * 0 for NULL where stated). */
+typedef struct pa_store_activation {
+    char *activation_id;          /* UUID, primary key */
+    int64_t application_id;
+    char *user_id;
+    char *activation_name;
+    char *activation_code;
+    int status;                   /* PA_STATUS_*; stored as is */
+    char *activation_otp;         /* Argon2 MCF string; wiped by _free */
+    int otp_validation;           /* PA_OTP_* */
+    char *blocked_reason;
+    int64_t counter;
+    char *ctr_data;               /* Base64 of 16 bytes; wiped by _free */
+    char *device_public_key;      /* Base64 of 65 bytes */
+    char *extras;
+    char *platform;
+    char *device_info;
+    int64_t failed_attempts;
+    int64_t max_failed_attempts;
+    char *server_private_key;     /* column as stored (plain or record-
+                                     encrypted); wiped by _free */
+    int server_private_key_encryption; /* 0 plain, 1 AES_HMAC */
+    char *server_public_key;      /* Base64 of 65 bytes */
+    int64_t master_keypair_id;    /* 0 = NULL */
+    int64_t created_ms;
+    int64_t expire_ms;            /* timestamp_activation_expire */
+    int64_t last_used_ms;
+    int64_t last_change_ms;
+    int has_last_change;          /* 0: timestamp_last_change is NULL */
+    int version;                  /* 0 = NULL (before the key exchange) */
+    /* Read-only, filled only by the list queries (joined, not stored). */
+    char *application_name;
+} pa_store_activation;
+
+typedef struct pa_store_activation_array {
+    pa_store_activation *items;
+    size_t count;
+} pa_store_activation_array;
+
+/* LookupActivations filters.  user_ids: at least one (else
+ * PA_ERR_INVALID_REQUEST); application_ids: none = any application. */
+typedef struct pa_store_activation_query {
+    const char *const *user_ids;
+    size_t user_id_count;
+    const int64_t *application_ids;
+    size_t application_id_count;
+    int has_last_used_before;      /* timestamp_last_used < before */
+    int64_t last_used_before_ms;
+    int has_last_used_after;       /* timestamp_last_used >= after */
+    int64_t last_used_after_ms;
+    int has_status;
+    int status;
+} pa_store_activation_query;
+
+/* Inserts a whole row (application_name ignored).  A duplicate
+ * activation_id: PA_ERR_INVALID_REQUEST; an unknown application or key
+ * pair: PA_ERR_UNKNOWN_ERROR; nothing written in either case. */
+pa_err pa_store_activation_insert(pa_store *s, const pa_store_activation *a);
+
+/* *exists = 1 when an activation with this id exists (any status). */
+pa_err pa_store_activation_exists(pa_store *s, const char *activation_id,
+                                  int *exists);
+
+/* *taken = 1 when an activation of the application (any status) has a code
+ * whose first 11 characters equal the first 11 of `code` (5.9).  code
+ * must have at least 11 characters (else PA_ERR_INVALID_REQUEST). */
+pa_err pa_store_activation_code_taken(pa_store *s, int64_t application_id,
+                                      const char *code, int *taken);
+
+pa_err pa_store_activation_get(pa_store *s, const char *activation_id,
+                               pa_store_activation *out, int *found);
+
+/* The activation of the application with exactly this code, status
+ * CREATED and expire_ms > now_ms (DATABASE.md 5.4); at most one. */
+pa_err pa_store_activation_find_by_code(pa_store *s, int64_t application_id,
+                                        const char *code, int64_t now_ms,
+                                        pa_store_activation *out, int *found);
+
+/* Writes every mutable column of the row a->activation_id from *a:
+ * activation_name, status, activation_otp, otp_validation, blocked_reason,
+ * counter, ctr_data, device_public_key, extras, platform, device_info,
+ * failed_attempts, max_failed_attempts, last_used_ms, last_change_ms
+ * (has_last_change), version.  Keys, code, user, application and creation
+ * and expiry times never change.  *found = 0 when no row has the id. */
+pa_err pa_store_activation_update(pa_store *s, const pa_store_activation *a,
+                                  int *found);
+
+/* Activations of a user, all applications or one, in insertion order,
+ * with application_name filled. */
+pa_err pa_store_activation_list_for_user(pa_store *s, const char *user_id,
+                                         int has_application_id,
+                                         int64_t application_id,
+                                         pa_store_activation_array *out);
+
+/* LookupActivations: every activation matching all given filters, in
+ * insertion order, with application_name filled. */
+pa_err pa_store_activation_lookup(pa_store *s,
+                                  const pa_store_activation_query *q,
+                                  pa_store_activation_array *out);
+
+/* Up to `limit` ids of activations in CREATED or PENDING_COMMIT whose
+ * expire_ms < now_ms, oldest deadline first (the expiry sweep; served by
+ * the index on status and expiry).  ids: malloc'ed array of malloc'ed
+ * strings, free with pa_store_string_array_free. */
+typedef struct pa_store_string_array {
+    char **items;
+    size_t count;
+} pa_store_string_array;
+pa_err pa_store_activation_expired(pa_store *s, int64_t now_ms, int limit,
+                                   pa_store_string_array *ids);
+void pa_store_string_array_free(pa_store_string_array *arr);
+
+/* *any = 1 when some stored row is record-encrypted (an activation's
+ * server private key or a recovery PUK with encryption mode != 0), so a
+ * server without the master DB key must not start. */
+pa_err pa_store_has_encrypted_records(pa_store *s, int *any);
+
+void pa_store_activation_free(pa_store_activation *a);
+void pa_store_activation_array_free(pa_store_activation_array *arr);
+
+/* ---- activation history (DATABASE.md 5.1, 5.11) ---------------------------- */
+
+typedef struct pa_store_history {
+    int64_t id;
+    char *activation_id;
+    int status;
+    char *event_reason;        /* may be NULL */
+    char *external_user_id;    /* may be NULL */
+    int64_t created_ms;
+} pa_store_history;
+
+typedef struct pa_store_history_array {
+    pa_store_history *items;
+    size_t count;
+} pa_store_history_array;
+
+pa_err pa_store_history_add(pa_store *s, const char *activation_id,
+                            int status, const char *event_reason,
+                            const char *external_user_id, int64_t created_ms);
+/* Rows with from_ms <= created_ms <= to_ms, newest first, ties by id
+ * descending. */
+pa_err pa_store_history_list(pa_store *s, const char *activation_id,
+                             int64_t from_ms, int64_t to_ms,
+                             pa_store_history_array *out);
+void pa_store_history_array_free(pa_store_history_array *arr);
+
+/* ---- callback outbox ----------------------------------------------------------
+ * A state change that notifies the application's callback URLs (DATABASE.md
+ * 5.1 column "callback") adds one outbox row per callback URL of the
+ * application, in the same transaction as the change.  Rows are delivered
+ * and deleted by the delivery thread after commit (service/delivery.c).  The
+ * URL is read at delivery time: a row whose callback URL was removed in the
+ * meantime is dropped. */
+
+typedef struct pa_store_outbox {
+    int64_t id;
+    char *event_id;            /* UUID of the state change */
+    char *activation_id;
+    char *callback_id;         /* pa_application_callback.id */
+    char *callback_url;        /* NULL when the callback URL was removed */
+    int attempts;              /* failed attempts so far */
+    int64_t created_ms;
+    int64_t next_attempt_ms;
+} pa_store_outbox;
+
+typedef struct pa_store_outbox_array {
+    pa_store_outbox *items;
+    size_t count;
+} pa_store_outbox_array;
+
+/* One row per callback URL of the application (none: nothing written,
+ * *rows = 0), due at created_ms.  rows may be NULL. */
+pa_err pa_store_outbox_add(pa_store *s, const char *event_id,
+                           int64_t application_id, const char *activation_id,
+                           int64_t created_ms, int *rows);
+/* Up to `limit` rows with next_attempt_ms <= now_ms, by next_attempt_ms,
+ * then id. */
+pa_err pa_store_outbox_due(pa_store *s, int64_t now_ms, int limit,
+                           pa_store_outbox_array *out);
+/* The earliest next_attempt_ms of any row; *found = 0 when empty. */
+pa_err pa_store_outbox_next_due(pa_store *s, int64_t *next_ms, int *found);
+/* Deletes a delivered (or abandoned) row. */
+pa_err pa_store_outbox_remove(pa_store *s, int64_t id);
+/* Records a failed attempt: attempts and the time of the next one. */
+pa_err pa_store_outbox_retry(pa_store *s, int64_t id, int attempts,
+                             int64_t next_attempt_ms);
+/* Number of rows (for the bound and for tests). */
+pa_err pa_store_outbox_count(pa_store *s, int64_t *count);
+/* Keeps at most max_rows rows, deleting the oldest (lowest id) first;
+ * *dropped = how many were deleted. */
+pa_err pa_store_outbox_trim(pa_store *s, int64_t max_rows, int64_t *dropped);
+void pa_store_outbox_array_free(pa_store_outbox_array *arr);
+
 #endif

@@ -1,0 +1,92 @@
+/*
+ * activation_internal.h - what the activation service files share:
+ * transaction endings, key material of an activation, the OTP check.
+ * Not an interface for other modules (they use activation.h).
+ */
+#ifndef PA_SERVICE_ACTIVATION_INTERNAL_H
+#define PA_SERVICE_ACTIVATION_INTERNAL_H
+
+#include "crypto/eckey.h"
+#include "crypto/keys.h"
+#include "service/activation.h"
+
+/* Logs a store failure (the store's own text: tables and constraints, never
+ * values) and returns e unchanged. */
+pa_err pa_act_store_failed(const char *op, pa_err e);
+
+/* Ends the write transaction of an operation whose outcome is e: commits
+ * when e is PA_OK or keep is set (a fault that must keep its security
+ * writes), else rolls back.  A failed commit replaces e.  When something
+ * committed and queued > 0 the delivery thread is woken. */
+pa_err pa_act_end(pa_store *s, const char *op, pa_err e, int keep,
+                  int queued);
+
+/* Reads the activation; PA_ERR_ACTIVATION_NOT_FOUND when there is none
+ * (out zeroed). */
+pa_err pa_act_load(pa_store *s, const char *op, const char *activation_id,
+                   pa_store_activation *out);
+
+/* KEY_SERVER_PRIVATE of the activation (record decryption, CRYPTO.md 16). */
+pa_err pa_act_server_private(const pa_act_env *env,
+                             const pa_store_activation *a, pa_eckey **out);
+
+/* The derived keys of an activation with a device key (KEY_SERVER_PRIVATE
+ * x KEY_DEVICE_PUBLIC).  Wipe with pa_keys_wipe. */
+pa_err pa_act_derived_keys(const pa_act_env *env, const pa_store_activation *a,
+                           pa_derived_keys *out);
+
+/* The application's latest master key pair, its private key parsed:
+ * none -> ERR0003, unparsable -> ERR0004.  *id receives the pair's id. */
+pa_err pa_act_master_private(pa_store *s, const char *op,
+                             int64_t application_id, pa_eckey **priv,
+                             int64_t *id);
+
+/* Argon2 verification of an activation OTP against a stored hash, done
+ * before the write transaction because it costs ~100 ms of CPU: *match is
+ * 1 or 0, and a stored hash that cannot be parsed counts as a mismatch. */
+void pa_act_otp_verify(const char *otp, const char *stored_hash, int *match);
+
+/* CHECK_OTP(stage, otp) of CRYPTO.md 6.5 on a row locked by the caller's
+ * write transaction.  match is the result of pa_act_otp_verify against
+ * verified_hash, which must equal the row's current hash for it to count
+ * (else the OTP is verified again here).  On a mismatch the failed
+ * attempts are counted and saved with history (REMOVED at the limit) and
+ * PA_ERR_INVALID_ACTIVATION_OTP is returned with *keep = 1, so the caller
+ * commits before faulting. */
+pa_err pa_act_check_otp(pa_store *s, pa_store_activation *a, int stage,
+                        const char *otp, const char *verified_hash,
+                        int match, const char *external_user_id,
+                        int64_t now_ms, int *keep, int *queued);
+
+/* InitActivation inside the caller's write transaction (6.2 steps 4-7):
+ * used by InitActivation and CreateActivation.  otp_hash is the Argon2 hash
+ * already computed (or NULL).  Fills *a (the inserted row) and the code's
+ * signature. */
+pa_err pa_act_init_tx(const pa_act_env *env, const pa_act_init_req *req,
+                      const char *otp_hash, pa_eckey *server_key,
+                      pa_store_activation *a, char **signature_b64,
+                      int *queued);
+
+/* Validates the InitActivation inputs (6.2 steps 1-3) and hashes the OTP
+ * when one is given (*otp_hash malloc'ed or NULL). */
+pa_err pa_act_init_check(const pa_act_init_req *req, char **otp_hash);
+
+/* ---- ECIES on the SOAP wire (CRYPTO.md 5.4, 5.5, 5.11) ------------------- */
+
+#include "crypto/ecies.h"
+
+/* Decodes the Base64 fields of a request cryptogram (undecodable:
+ * PA_ERR_INVALID_REQUEST) and decrypts it (any failure:
+ * PA_ERR_DECRYPTION_FAILED).  *plain: free with pa_secure_free(p, n);
+ * ctx is ready for pa_act_ecies_seal. */
+pa_err pa_act_ecies_open(const pa_eckey *priv, const char *sh1,
+                         const uint8_t *sh2, size_t sh2_len,
+                         const pa_act_cryptogram *c, pa_ecies_ctx *ctx,
+                         uint8_t **plain, size_t *n);
+
+/* Encrypts a response with the request's context: Base64 encryptedData and
+ * mac, malloc'ed (PA_ERR_ENCRYPTION_FAILED on failure). */
+pa_err pa_act_ecies_seal(const pa_ecies_ctx *ctx, const char *plain,
+                         char **data_b64, char **mac_b64);
+
+#endif
