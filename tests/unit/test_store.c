@@ -1191,6 +1191,1148 @@ static void test_free_is_safe(void)
     CU_ASSERT_PTR_NULL(a.name);
 }
 
+/* ---- suite "activation": activations ------------------------------------------------ */
+
+#define ACT1 "6f1c2b7a-0d3e-4c59-8a1b-2c3d4e5f6a71"
+#define ACT2 "8e2d3c4b-1a0f-4e6d-9c8b-7a6f5e4d3c22"
+#define ACT3 "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c53"
+#define ACT4 "b2c3d4e5-f6a7-4b8c-9dae-1f2a3b4c5d64"
+#define ACT5 "c3d4e5f6-a7b8-4c9d-aebf-2a3b4c5d6e75"
+#define ACT6 "d4e5f6a7-b8c9-4dae-bfc0-3b4c5d6e7f86"
+#define ACT7 "e5f6a7b8-c9da-4ebf-c0d1-4c5d6e7f8a97"
+
+/* Seeds an application with a given id and name and a master key pair
+ * with a given id, by raw SQL (ids chosen so that no integer column of a
+ * test row shares a value with another). */
+static void seed_app(int64_t app_id, const char *name, int64_t keypair_id)
+{
+    char sql[512];
+
+    snprintf(sql, sizeof sql,
+             "INSERT INTO pa_application (id, name) VALUES (%lld, '%s');"
+             "INSERT INTO pa_master_keypair (id, application_id, name,"
+             " master_key_private_base64, master_key_public_base64,"
+             " timestamp_created) VALUES (%lld, %lld, 'kp', 'MPRIV', 'MPUB', 1)",
+             (long long)app_id, name, (long long)keypair_id, (long long)app_id);
+    CU_ASSERT_EQUAL_FATAL(sqlite3_exec(pa_sq_db(db), sql, NULL, NULL, NULL), SQLITE_OK);
+}
+
+/* A row with every column set, each to a value no other column has. */
+static pa_store_activation full_activation(void)
+{
+    pa_store_activation a;
+
+    memset(&a, 0, sizeof a);
+    a.activation_id = (char *)ACT1;
+    a.application_id = 41;
+    a.user_id = (char *)"user-1";
+    a.activation_name = (char *)"My phone";
+    a.activation_code = (char *)"ABCDE-FGHIJ-KLMNO-PQRST";
+    a.status = PA_STATUS_BLOCKED;                        /* 4 */
+    a.activation_otp = (char *)"$argon2i$v=19$m=4096,t=3,p=1$c2FsdA$aGFzaA";
+    a.otp_validation = PA_OTP_ON_COMMIT;                 /* 2 */
+    a.blocked_reason = (char *)"NOT_SPECIFIED";
+    a.counter = 7;
+    a.ctr_data = (char *)"Q1RSREFUQTEyMzQ1Ng==";
+    a.device_public_key = (char *)"BDEVICEPUBLIC==";
+    a.extras = (char *)"{\"extra\":true}";
+    a.platform = (char *)"ios";
+    a.device_info = (char *)"iPhone 12";
+    a.failed_attempts = 5;
+    a.max_failed_attempts = 9;
+    a.server_private_key = (char *)"SERVERPRIVATE==";
+    a.server_private_key_encryption = 1;
+    a.server_public_key = (char *)"BSERVERPUBLIC==";
+    a.master_keypair_id = 52;
+    a.created_ms = 1700000000001LL;
+    a.expire_ms = 1700000120002LL;
+    a.last_used_ms = 1700000000003LL;
+    a.last_change_ms = 1700000000004LL;
+    a.has_last_change = 1;
+    a.version = 3;
+    return a;
+}
+
+/* A minimal row: only the NOT NULL columns, nullable ones NULL. */
+static pa_store_activation bare_activation(const char *id, int64_t app,
+                                           const char *user, const char *code,
+                                           int status)
+{
+    pa_store_activation a;
+
+    memset(&a, 0, sizeof a);
+    a.activation_id = (char *)id;
+    a.application_id = app;
+    a.user_id = (char *)user;
+    a.activation_code = (char *)code;
+    a.status = status;
+    a.max_failed_attempts = 5;
+    a.server_private_key = (char *)"PRIV";
+    a.server_public_key = (char *)"PUB";
+    a.created_ms = 1000;
+    a.expire_ms = 121000;
+    a.last_used_ms = 1000;
+    return a;
+}
+
+static void assert_same_activation(const pa_store_activation *got,
+                                   const pa_store_activation *want)
+{
+#define SAME_STR(f)                                                    \
+    do {                                                               \
+        if (want->f)                                                   \
+            ASSERT_STR(got->f, want->f);                               \
+        else                                                           \
+            CU_ASSERT_PTR_NULL(got->f);                                \
+    } while (0)
+    SAME_STR(activation_id);
+    SAME_STR(user_id);
+    SAME_STR(activation_name);
+    SAME_STR(activation_code);
+    SAME_STR(activation_otp);
+    SAME_STR(blocked_reason);
+    SAME_STR(ctr_data);
+    SAME_STR(device_public_key);
+    SAME_STR(extras);
+    SAME_STR(platform);
+    SAME_STR(device_info);
+    SAME_STR(server_private_key);
+    SAME_STR(server_public_key);
+#undef SAME_STR
+    CU_ASSERT_EQUAL(got->application_id, want->application_id);
+    CU_ASSERT_EQUAL(got->status, want->status);
+    CU_ASSERT_EQUAL(got->otp_validation, want->otp_validation);
+    CU_ASSERT_EQUAL(got->counter, want->counter);
+    CU_ASSERT_EQUAL(got->failed_attempts, want->failed_attempts);
+    CU_ASSERT_EQUAL(got->max_failed_attempts, want->max_failed_attempts);
+    CU_ASSERT_EQUAL(got->server_private_key_encryption,
+                    want->server_private_key_encryption);
+    CU_ASSERT_EQUAL(got->master_keypair_id, want->master_keypair_id);
+    CU_ASSERT_EQUAL(got->created_ms, want->created_ms);
+    CU_ASSERT_EQUAL(got->expire_ms, want->expire_ms);
+    CU_ASSERT_EQUAL(got->last_used_ms, want->last_used_ms);
+    CU_ASSERT_EQUAL(got->has_last_change, want->has_last_change);
+    CU_ASSERT_EQUAL(got->last_change_ms, want->has_last_change ? want->last_change_ms : 0);
+    CU_ASSERT_EQUAL(got->version, want->version);
+}
+
+static void test_activation_round_trip(void)
+{
+    pa_store_activation a = full_activation(), b, got;
+    int found = -1, exists = -1;
+
+    seed_app(41, "app41", 52);
+    CU_ASSERT_EQUAL_FATAL(pa_store_activation_insert(db, &a), PA_OK);
+    /* Every value landed in its own column (read with independent SQL). */
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_activation WHERE"
+        " activation_id = '" ACT1 "' AND application_id = 41"
+        " AND user_id = 'user-1' AND activation_name = 'My phone'"
+        " AND activation_code = 'ABCDE-FGHIJ-KLMNO-PQRST'"
+        " AND activation_status = 4"
+        " AND activation_otp = '$argon2i$v=19$m=4096,t=3,p=1$c2FsdA$aGFzaA'"
+        " AND activation_otp_validation = 2 AND blocked_reason = 'NOT_SPECIFIED'"
+        " AND counter = 7 AND ctr_data = 'Q1RSREFUQTEyMzQ1Ng=='"
+        " AND device_public_key_base64 = 'BDEVICEPUBLIC=='"
+        " AND extras = '{\"extra\":true}' AND platform = 'ios'"
+        " AND device_info = 'iPhone 12' AND failed_attempts = 5"
+        " AND max_failed_attempts = 9"
+        " AND server_private_key_base64 = 'SERVERPRIVATE=='"
+        " AND server_private_key_encryption = 1"
+        " AND server_public_key_base64 = 'BSERVERPUBLIC=='"
+        " AND master_keypair_id = 52 AND timestamp_created = 1700000000001"
+        " AND timestamp_activation_expire = 1700000120002"
+        " AND timestamp_last_used = 1700000000003"
+        " AND timestamp_last_change = 1700000000004 AND version = 3"
+        " AND typeof(timestamp_created) = 'integer'"), 1);
+
+    CU_ASSERT_EQUAL(pa_store_activation_get(db, ACT1, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(found, 1);
+    assert_same_activation(&got, &a);
+    CU_ASSERT_PTR_NULL(got.application_name); /* only the lists join it */
+    pa_store_activation_free(&got);
+    CU_ASSERT_PTR_NULL(got.activation_id);
+    CU_ASSERT_PTR_NULL(got.server_private_key);
+
+    /* NULL columns: sentinels in, SQL NULL stored, sentinels out. */
+    b = bare_activation(ACT2, 41, "user-2", NULL, PA_STATUS_CREATED);
+    CU_ASSERT_EQUAL_FATAL(pa_store_activation_insert(db, &b), PA_OK);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_activation WHERE activation_id = '"
+                          ACT2 "' AND version IS NULL AND master_keypair_id IS NULL"
+                          " AND timestamp_last_change IS NULL AND activation_code IS NULL"
+                          " AND activation_otp IS NULL AND ctr_data IS NULL"
+                          " AND platform IS NULL AND extras IS NULL"), 1);
+    CU_ASSERT_EQUAL(pa_store_activation_get(db, ACT2, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(found, 1);
+    assert_same_activation(&got, &b);
+    pa_store_activation_free(&got);
+
+    CU_ASSERT_EQUAL(pa_store_activation_exists(db, ACT1, &exists), PA_OK);
+    CU_ASSERT_EQUAL(exists, 1);
+    CU_ASSERT_EQUAL(pa_store_activation_exists(db, ACT3, &exists), PA_OK);
+    CU_ASSERT_EQUAL(exists, 0);
+    /* Exact comparison of ids. */
+    CU_ASSERT_EQUAL(pa_store_activation_exists(db, "6F1C2B7A-0D3E-4C59-8A1B-2C3D4E5F6A71",
+                                               &exists), PA_OK);
+    CU_ASSERT_EQUAL(exists, 0);
+
+    CU_ASSERT_EQUAL(pa_store_activation_get(db, ACT3, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL(found, 0);
+    CU_ASSERT_PTR_NULL(got.activation_id);
+    CU_ASSERT_EQUAL(got.application_id, 0);
+
+    CU_ASSERT_EQUAL(pa_store_activation_get(NULL, ACT1, &got, &found), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_activation_get(db, NULL, &got, &found), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_activation_exists(db, NULL, &exists), PA_ERR_INVALID_REQUEST);
+}
+
+static void test_activation_insert_refused(void)
+{
+    pa_store_activation a = full_activation(), other, got;
+    int found;
+
+    seed_app(41, "app41", 52);
+    CU_ASSERT_EQUAL_FATAL(pa_store_activation_insert(db, &a), PA_OK);
+
+    /* Same id, other values: refused, the stored row unchanged. */
+    other = bare_activation(ACT1, 41, "intruder", "ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ",
+                            PA_STATUS_ACTIVE);
+    CU_ASSERT_EQUAL(pa_store_activation_insert(db, &other), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_activation"), 1);
+    CU_ASSERT_EQUAL(pa_store_activation_get(db, ACT1, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(found, 1);
+    assert_same_activation(&got, &a);
+    pa_store_activation_free(&got);
+
+    /* Unknown application or key pair: refused as other errors. */
+    other = bare_activation(ACT2, 999, "user", "AAAAA-AAAAA-AAAAA-AAAAA", 1);
+    CU_ASSERT_EQUAL(pa_store_activation_insert(db, &other), PA_ERR_UNKNOWN_ERROR);
+    CU_ASSERT_PTR_NOT_NULL(strstr(pa_store_last_error(), "FOREIGN KEY"));
+    other = bare_activation(ACT2, 41, "user", "AAAAA-AAAAA-AAAAA-AAAAA", 1);
+    other.master_keypair_id = 999;
+    CU_ASSERT_EQUAL(pa_store_activation_insert(db, &other), PA_ERR_UNKNOWN_ERROR);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_activation"), 1);
+
+    /* Missing NOT NULL values: misuse, nothing written. */
+    other = bare_activation(ACT2, 41, "user", NULL, 1);
+    other.user_id = NULL;
+    CU_ASSERT_EQUAL(pa_store_activation_insert(db, &other), PA_ERR_INVALID_REQUEST);
+    other = bare_activation(ACT2, 41, "user", NULL, 1);
+    other.server_private_key = NULL;
+    CU_ASSERT_EQUAL(pa_store_activation_insert(db, &other), PA_ERR_INVALID_REQUEST);
+    other = bare_activation(NULL, 41, "user", NULL, 1);
+    CU_ASSERT_EQUAL(pa_store_activation_insert(db, &other), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_activation_insert(db, NULL), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_activation"), 1);
+}
+
+static void test_activation_code_taken(void)
+{
+    pa_store_activation a;
+    int taken = -1;
+
+    seed_app(41, "app41", 52);
+    seed_app(43, "app43", 54);
+    a = bare_activation(ACT1, 41, "u", "ABCDE-FGHIJ-KLMNO-PQRST", PA_STATUS_REMOVED);
+    CU_ASSERT_EQUAL_FATAL(pa_store_activation_insert(db, &a), PA_OK);
+    a = bare_activation(ACT2, 41, "u", "QQQQQ-QQQQ\xff-AAAAA-AAAAA", PA_STATUS_ACTIVE);
+    CU_ASSERT_EQUAL_FATAL(pa_store_activation_insert(db, &a), PA_OK);
+
+    /* Same first 11 characters in the same application, any status. */
+    CU_ASSERT_EQUAL(pa_store_activation_code_taken(db, 41, "ABCDE-FGHIJ-22222-33333",
+                                                   &taken), PA_OK);
+    CU_ASSERT_EQUAL(taken, 1);
+    CU_ASSERT_EQUAL(pa_store_activation_code_taken(db, 41, "ABCDE-FGHIJ-KLMNO-PQRST",
+                                                   &taken), PA_OK);
+    CU_ASSERT_EQUAL(taken, 1);
+    CU_ASSERT_EQUAL(pa_store_activation_code_taken(db, 41, "ABCDE-FGHIJ", &taken), PA_OK);
+    CU_ASSERT_EQUAL(taken, 1);
+    /* Another application, or a neighbouring prefix: free. */
+    taken = -1;
+    CU_ASSERT_EQUAL(pa_store_activation_code_taken(db, 43, "ABCDE-FGHIJ-KLMNO-PQRST",
+                                                   &taken), PA_OK);
+    CU_ASSERT_EQUAL(taken, 0);
+    CU_ASSERT_EQUAL(pa_store_activation_code_taken(db, 41, "ABCDE-FGHIK-KLMNO-PQRST",
+                                                   &taken), PA_OK);
+    CU_ASSERT_EQUAL(taken, 0);
+    CU_ASSERT_EQUAL(pa_store_activation_code_taken(db, 41, "ABCDE-FGHII-KLMNO-PQRST",
+                                                   &taken), PA_OK);
+    CU_ASSERT_EQUAL(taken, 0);
+    CU_ASSERT_EQUAL(pa_store_activation_code_taken(db, 41, "ABCDE-FGHIJK", &taken), PA_OK);
+    CU_ASSERT_EQUAL(taken, 1);
+    CU_ASSERT_EQUAL(pa_store_activation_code_taken(db, 41, "BBCDE-FGHIJ-KLMNO-PQRST",
+                                                   &taken), PA_OK);
+    CU_ASSERT_EQUAL(taken, 0);
+    /* LIKE wildcards are plain characters. */
+    CU_ASSERT_EQUAL(pa_store_activation_code_taken(db, 41, "ABCDE-FGH%_-KLMNO-PQRST",
+                                                   &taken), PA_OK);
+    CU_ASSERT_EQUAL(taken, 0);
+    /* A last prefix byte of 0xff (the range bound carries). */
+    CU_ASSERT_EQUAL(pa_store_activation_code_taken(db, 41, "QQQQQ-QQQQ\xff-BBBBB-BBBBB",
+                                                   &taken), PA_OK);
+    CU_ASSERT_EQUAL(taken, 1);
+    CU_ASSERT_EQUAL(pa_store_activation_code_taken(db, 41, "QQQQQ-QQQQR-BBBBB-BBBBB",
+                                                   &taken), PA_OK);
+    CU_ASSERT_EQUAL(taken, 0);
+    /* Too short to compare. */
+    CU_ASSERT_EQUAL(pa_store_activation_code_taken(db, 41, "ABCDE-FGHI", &taken),
+                    PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_activation_code_taken(db, 41, NULL, &taken),
+                    PA_ERR_INVALID_REQUEST);
+}
+
+static void test_activation_find_by_code(void)
+{
+    static const char code[] = "ABCDE-FGHIJ-KLMNO-PQRST";
+    pa_store_activation a, got;
+    int found = -1;
+
+    seed_app(41, "app41", 52);
+    seed_app(43, "app43", 54);
+    a = bare_activation(ACT1, 41, "u", code, PA_STATUS_CREATED);
+    a.expire_ms = 5000;
+    CU_ASSERT_EQUAL_FATAL(pa_store_activation_insert(db, &a), PA_OK);
+    /* Same code, other application, PENDING_COMMIT. */
+    a = bare_activation(ACT2, 43, "u", code, PA_STATUS_PENDING_COMMIT);
+    a.expire_ms = 9000;
+    CU_ASSERT_EQUAL_FATAL(pa_store_activation_insert(db, &a), PA_OK);
+
+    CU_ASSERT_EQUAL(pa_store_activation_find_by_code(db, 41, code, 4999, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(found, 1);
+    ASSERT_STR(got.activation_id, ACT1);
+    CU_ASSERT_EQUAL(got.application_id, 41);
+    CU_ASSERT_EQUAL(got.expire_ms, 5000);
+    pa_store_activation_free(&got);
+    /* Strictly before the deadline. */
+    CU_ASSERT_EQUAL(pa_store_activation_find_by_code(db, 41, code, 5000, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL(found, 0);
+    CU_ASSERT_PTR_NULL(got.activation_id);
+    /* Only CREATED. */
+    CU_ASSERT_EQUAL(pa_store_activation_find_by_code(db, 43, code, 1000, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL(found, 0);
+    /* Exact code, in the named application. */
+    CU_ASSERT_EQUAL(pa_store_activation_find_by_code(db, 41, "ABCDE-FGHIJ-KLMNO-PQRSU",
+                                                     1000, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL(found, 0);
+    CU_ASSERT_EQUAL(pa_store_activation_find_by_code(db, 41, "abcde-fghij-klmno-pqrst",
+                                                     1000, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL(found, 0);
+    CU_ASSERT_EQUAL(pa_store_activation_find_by_code(db, 44, code, 1000, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL(found, 0);
+    /* Once it is ACTIVE (by raw SQL), the code no longer finds it. */
+    CU_ASSERT_EQUAL(sqlite3_exec(pa_sq_db(db), "UPDATE pa_activation SET"
+                                 " activation_status = 3 WHERE activation_id = '" ACT1 "'",
+                                 NULL, NULL, NULL), SQLITE_OK);
+    CU_ASSERT_EQUAL(pa_store_activation_find_by_code(db, 41, code, 1000, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL(found, 0);
+    CU_ASSERT_EQUAL(pa_store_activation_find_by_code(db, 41, NULL, 1000, &got, &found),
+                    PA_ERR_INVALID_REQUEST);
+}
+
+static void test_activation_update(void)
+{
+    pa_store_activation a = full_activation(), u, got, want;
+    int found = -1;
+
+    seed_app(41, "app41", 52);
+    seed_app(43, "app43", 54);
+    CU_ASSERT_EQUAL_FATAL(pa_store_activation_insert(db, &a), PA_OK);
+
+    /* New values for every mutable column ... */
+    u = a;
+    u.activation_name = (char *)"Renamed";
+    u.status = PA_STATUS_ACTIVE;
+    u.activation_otp = (char *)"$argon2i$new";
+    u.otp_validation = PA_OTP_ON_KEY_EXCHANGE;
+    u.blocked_reason = (char *)"MAX_FAILED_ATTEMPTS";
+    u.counter = 11;
+    u.ctr_data = (char *)"TkVXQ1RSREFUQQ==";
+    u.device_public_key = (char *)"BNEWDEVICE==";
+    u.extras = (char *)"new extras";
+    u.platform = (char *)"android";
+    u.device_info = (char *)"Pixel";
+    u.failed_attempts = 12;
+    u.max_failed_attempts = 13;
+    u.last_used_ms = 1800000000005LL;
+    u.last_change_ms = 1800000000006LL;
+    u.version = 2;
+    /* ... and for the immutable ones, which must be ignored. */
+    u.application_id = 43;
+    u.user_id = (char *)"someone-else";
+    u.activation_code = (char *)"ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ";
+    u.server_private_key = (char *)"OTHERPRIVATE";
+    u.server_private_key_encryption = 0;
+    u.server_public_key = (char *)"OTHERPUBLIC";
+    u.master_keypair_id = 54;
+    u.created_ms = 1;
+    u.expire_ms = 2;
+    CU_ASSERT_EQUAL(pa_store_activation_update(db, &u, &found), PA_OK);
+    CU_ASSERT_EQUAL(found, 1);
+
+    want = u;
+    want.application_id = a.application_id;
+    want.user_id = a.user_id;
+    want.activation_code = a.activation_code;
+    want.server_private_key = a.server_private_key;
+    want.server_private_key_encryption = a.server_private_key_encryption;
+    want.server_public_key = a.server_public_key;
+    want.master_keypair_id = a.master_keypair_id;
+    want.created_ms = a.created_ms;
+    want.expire_ms = a.expire_ms;
+    CU_ASSERT_EQUAL(pa_store_activation_get(db, ACT1, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(found, 1);
+    assert_same_activation(&got, &want);
+    pa_store_activation_free(&got);
+
+    /* Back to NULL: every nullable mutable column. */
+    u.activation_name = NULL;
+    u.activation_otp = NULL;
+    u.blocked_reason = NULL;
+    u.ctr_data = NULL;
+    u.device_public_key = NULL;
+    u.extras = NULL;
+    u.platform = NULL;
+    u.device_info = NULL;
+    u.has_last_change = 0;
+    u.version = 0;
+    CU_ASSERT_EQUAL(pa_store_activation_update(db, &u, &found), PA_OK);
+    CU_ASSERT_EQUAL(found, 1);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_activation WHERE activation_id = '"
+                          ACT1 "' AND activation_name IS NULL AND activation_otp IS NULL"
+                          " AND blocked_reason IS NULL AND ctr_data IS NULL"
+                          " AND device_public_key_base64 IS NULL AND extras IS NULL"
+                          " AND platform IS NULL AND device_info IS NULL"
+                          " AND timestamp_last_change IS NULL AND version IS NULL"
+                          " AND master_keypair_id = 52 AND user_id = 'user-1'"), 1);
+    CU_ASSERT_EQUAL(pa_store_activation_get(db, ACT1, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL(got.has_last_change, 0);
+    CU_ASSERT_EQUAL(got.last_change_ms, 0);
+    CU_ASSERT_EQUAL(got.version, 0);
+    CU_ASSERT_PTR_NULL(got.ctr_data);
+    pa_store_activation_free(&got);
+
+    /* Unknown id: nothing matched, nothing written. */
+    u.activation_id = (char *)ACT2;
+    CU_ASSERT_EQUAL(pa_store_activation_update(db, &u, &found), PA_OK);
+    CU_ASSERT_EQUAL(found, 0);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_activation"), 1);
+    u.activation_id = NULL;
+    CU_ASSERT_EQUAL(pa_store_activation_update(db, &u, &found), PA_ERR_INVALID_REQUEST);
+}
+
+static void test_activation_list_for_user(void)
+{
+    pa_store_activation a;
+    pa_store_activation_array arr;
+
+    seed_app(41, "app41", 52);
+    seed_app(43, "app43", 54);
+    seed_app(45, "app45", 56);
+    /* u1: ACT3 (app 41), ACT1 (app 43), ACT2 (app 41), in that insertion
+     * order; ACT3 and ACT1 created in the same millisecond. */
+    a = bare_activation(ACT3, 41, "u1", NULL, PA_STATUS_ACTIVE);
+    a.created_ms = 100;
+    CU_ASSERT_EQUAL_FATAL(pa_store_activation_insert(db, &a), PA_OK);
+    a = bare_activation(ACT1, 43, "u1", NULL, PA_STATUS_CREATED);
+    a.created_ms = 100;
+    CU_ASSERT_EQUAL_FATAL(pa_store_activation_insert(db, &a), PA_OK);
+    a = bare_activation(ACT4, 41, "u2", NULL, PA_STATUS_ACTIVE);
+    a.created_ms = 150;
+    CU_ASSERT_EQUAL_FATAL(pa_store_activation_insert(db, &a), PA_OK);
+    a = bare_activation(ACT2, 41, "u1", NULL, PA_STATUS_REMOVED);
+    a.created_ms = 200;
+    CU_ASSERT_EQUAL_FATAL(pa_store_activation_insert(db, &a), PA_OK);
+
+    CU_ASSERT_EQUAL(pa_store_activation_list_for_user(db, "u1", 0, 0, &arr), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(arr.count, 3);
+    ASSERT_STR(arr.items[0].activation_id, ACT3);
+    ASSERT_STR(arr.items[0].application_name, "app41");
+    CU_ASSERT_EQUAL(arr.items[0].status, PA_STATUS_ACTIVE);
+    ASSERT_STR(arr.items[1].activation_id, ACT1);
+    ASSERT_STR(arr.items[1].application_name, "app43");
+    CU_ASSERT_EQUAL(arr.items[1].application_id, 43);
+    ASSERT_STR(arr.items[2].activation_id, ACT2);
+    ASSERT_STR(arr.items[2].application_name, "app41");
+    ASSERT_STR(arr.items[2].user_id, "u1");
+    ASSERT_STR(arr.items[2].server_private_key, "PRIV");
+    pa_store_activation_array_free(&arr);
+    CU_ASSERT_PTR_NULL(arr.items);
+    CU_ASSERT_EQUAL(arr.count, 0);
+
+    CU_ASSERT_EQUAL(pa_store_activation_list_for_user(db, "u1", 1, 41, &arr), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(arr.count, 2);
+    ASSERT_STR(arr.items[0].activation_id, ACT3);
+    ASSERT_STR(arr.items[1].activation_id, ACT2);
+    ASSERT_STR(arr.items[1].application_name, "app41");
+    pa_store_activation_array_free(&arr);
+
+    /* has_application_id = 0 ignores the id given. */
+    CU_ASSERT_EQUAL(pa_store_activation_list_for_user(db, "u1", 0, 45, &arr), PA_OK);
+    CU_ASSERT_EQUAL(arr.count, 3);
+    pa_store_activation_array_free(&arr);
+    CU_ASSERT_EQUAL(pa_store_activation_list_for_user(db, "u1", 1, 45, &arr), PA_OK);
+    CU_ASSERT_EQUAL(arr.count, 0);
+    CU_ASSERT_PTR_NULL(arr.items);
+    CU_ASSERT_EQUAL(pa_store_activation_list_for_user(db, "U1", 0, 0, &arr), PA_OK);
+    CU_ASSERT_EQUAL(arr.count, 0);
+    CU_ASSERT_EQUAL(pa_store_activation_list_for_user(db, "' OR '1'='1", 0, 0, &arr), PA_OK);
+    CU_ASSERT_EQUAL(arr.count, 0);
+    CU_ASSERT_EQUAL(pa_store_activation_list_for_user(db, "u2", 0, 0, &arr), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(arr.count, 1);
+    ASSERT_STR(arr.items[0].activation_id, ACT4);
+    pa_store_activation_array_free(&arr);
+    CU_ASSERT_EQUAL(pa_store_activation_list_for_user(db, NULL, 0, 0, &arr),
+                    PA_ERR_INVALID_REQUEST);
+}
+
+/* The ids of a lookup's result, joined by spaces, for compact asserts. */
+static const char *lookup_ids(const pa_store_activation_query *q, char *buf, size_t len)
+{
+    pa_store_activation_array arr;
+    size_t i, used = 0;
+
+    buf[0] = '\0';
+    if (pa_store_activation_lookup(db, q, &arr) != PA_OK) {
+        snprintf(buf, len, "error: %s", pa_store_last_error());
+        return buf;
+    }
+    for (i = 0; i < arr.count; i++) {
+        /* Short names: the first character of the id after "ACT". */
+        used += (size_t)snprintf(buf + used, len - used, "%s%c", i ? " " : "",
+                                 arr.items[i].activation_id[0]);
+        if (!arr.items[i].application_name)
+            used += (size_t)snprintf(buf + used, len - used, "!noname");
+    }
+    pa_store_activation_array_free(&arr);
+    return buf;
+}
+
+static void test_activation_lookup(void)
+{
+    /* id (first char)  user  app  last_used  status
+     * ACT1 '6'         u1    41   100        ACTIVE
+     * ACT2 '8'         u1    43   200        BLOCKED
+     * ACT3 'a'         u2    41   300        ACTIVE
+     * ACT4 'b'         u2    43   400        CREATED
+     * ACT5 'c'         u3    41   500        ACTIVE
+     * ACT6 'd'         u1    41   600        REMOVED  (inserted last, created first) */
+    static const struct { const char *id, *user; int64_t app, used; int status; } rows[] = {
+        { ACT1, "u1", 41, 100, PA_STATUS_ACTIVE },
+        { ACT2, "u1", 43, 200, PA_STATUS_BLOCKED },
+        { ACT3, "u2", 41, 300, PA_STATUS_ACTIVE },
+        { ACT4, "u2", 43, 400, PA_STATUS_CREATED },
+        { ACT5, "u3", 41, 500, PA_STATUS_ACTIVE },
+        { ACT6, "u1", 41, 600, PA_STATUS_REMOVED },
+    };
+    const char *u1[] = { "u1" }, *u12[] = { "u2", "u1" }, *nobody[] = { "' OR '1'='1" };
+    const char *with_null[] = { "u1", NULL };
+    const int64_t app41[] = { 41 }, app43_41[] = { 43, 41 }, app_none[] = { 99 };
+    pa_store_activation_query q;
+    pa_store_activation_array arr;
+    pa_store_activation a;
+    const char **many;
+    int64_t *many_apps;
+    char buf[256];
+    size_t i;
+
+    seed_app(41, "app41", 52);
+    seed_app(43, "app43", 54);
+    for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        a = bare_activation(rows[i].id, rows[i].app, rows[i].user, NULL, rows[i].status);
+        a.last_used_ms = rows[i].used;
+        a.created_ms = 1000 + (int64_t)i;
+        CU_ASSERT_EQUAL_FATAL(pa_store_activation_insert(db, &a), PA_OK);
+    }
+
+#define LOOKUP(expect) ASSERT_STR(lookup_ids(&q, buf, sizeof buf), expect)
+    memset(&q, 0, sizeof q);
+    q.user_ids = u1;
+    q.user_id_count = 1;
+    LOOKUP("6 8 d");
+    q.user_ids = u12;
+    q.user_id_count = 2;
+    LOOKUP("6 8 a b d");
+    q.application_ids = app41;
+    q.application_id_count = 1;
+    LOOKUP("6 a d");
+    q.application_ids = app43_41;
+    q.application_id_count = 2;
+    LOOKUP("6 8 a b d");
+    q.application_ids = app_none;
+    q.application_id_count = 1;
+    LOOKUP("");
+    q.application_ids = NULL;
+    q.application_id_count = 0;
+    /* before: strictly earlier; after: at or later. */
+    q.has_last_used_before = 1;
+    q.last_used_before_ms = 300;
+    LOOKUP("6 8");
+    q.has_last_used_before = 0;
+    q.has_last_used_after = 1;
+    q.last_used_after_ms = 300;
+    LOOKUP("a b d");
+    q.has_last_used_before = 1;
+    q.last_used_before_ms = 600;
+    LOOKUP("a b");
+    q.has_last_used_before = 0;
+    q.has_last_used_after = 0;
+    q.has_status = 1;
+    q.status = PA_STATUS_ACTIVE;
+    LOOKUP("6 a");
+    q.status = PA_STATUS_REMOVED;
+    LOOKUP("d");
+    /* Everything at once. */
+    q.status = PA_STATUS_ACTIVE;
+    q.application_ids = app41;
+    q.application_id_count = 1;
+    q.has_last_used_after = 1;
+    q.last_used_after_ms = 101;
+    q.has_last_used_before = 1;
+    q.last_used_before_ms = 301;
+    LOOKUP("a");
+    q.last_used_before_ms = 300;
+    LOOKUP("");
+    /* Hostile user id: nothing. */
+    memset(&q, 0, sizeof q);
+    q.user_ids = nobody;
+    q.user_id_count = 1;
+    LOOKUP("");
+
+    /* Refused: no user, too many ids, NULL entries. */
+    memset(&q, 0, sizeof q);
+    CU_ASSERT_EQUAL(pa_store_activation_lookup(db, &q, &arr), PA_ERR_INVALID_REQUEST);
+    q.user_ids = with_null;
+    q.user_id_count = 2;
+    CU_ASSERT_EQUAL(pa_store_activation_lookup(db, &q, &arr), PA_ERR_INVALID_REQUEST);
+    q.user_ids = u1;
+    q.user_id_count = 1;
+    q.application_id_count = 1; /* with application_ids NULL */
+    CU_ASSERT_EQUAL(pa_store_activation_lookup(db, &q, &arr), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_activation_lookup(db, NULL, &arr), PA_ERR_INVALID_REQUEST);
+
+    /* 1000 user ids and 1000 application ids are served; 1001 are not. */
+    many = calloc(1001, sizeof *many);
+    many_apps = calloc(1001, sizeof *many_apps);
+    CU_ASSERT_FATAL(many && many_apps);
+    for (i = 0; i < 1001; i++) {
+        many[i] = i == 500 ? "u3" : "nobody";
+        many_apps[i] = i == 999 ? 41 : 1000 + (int64_t)i;
+    }
+    memset(&q, 0, sizeof q);
+    q.user_ids = many;
+    q.user_id_count = 1000;
+    q.application_ids = many_apps;
+    q.application_id_count = 1000;
+    LOOKUP("c");
+    q.user_id_count = 1001;
+    CU_ASSERT_EQUAL(pa_store_activation_lookup(db, &q, &arr), PA_ERR_INVALID_REQUEST);
+    q.user_id_count = 1000;
+    q.application_id_count = 1001;
+    CU_ASSERT_EQUAL(pa_store_activation_lookup(db, &q, &arr), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(arr.count, 0);
+    free(many);
+    free(many_apps);
+#undef LOOKUP
+}
+
+static void test_activation_expired(void)
+{
+    static const struct { const char *id; int status; int64_t expire; } rows[] = {
+        { ACT1, PA_STATUS_CREATED, 100 },
+        { ACT2, PA_STATUS_PENDING_COMMIT, 50 },
+        { ACT3, PA_STATUS_ACTIVE, 10 },
+        { ACT4, PA_STATUS_BLOCKED, 10 },
+        { ACT5, PA_STATUS_REMOVED, 10 },
+        { ACT6, PA_STATUS_CREATED, 200 },       /* at the deadline: not yet */
+        { ACT7, PA_STATUS_PENDING_COMMIT, 300 },
+    };
+    pa_store_string_array ids;
+    pa_store_activation a;
+    size_t i;
+
+    seed_app(41, "app41", 52);
+    for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        a = bare_activation(rows[i].id, 41, "u", NULL, rows[i].status);
+        a.expire_ms = rows[i].expire;
+        CU_ASSERT_EQUAL_FATAL(pa_store_activation_insert(db, &a), PA_OK);
+    }
+    CU_ASSERT_EQUAL(pa_store_activation_expired(db, 200, 10, &ids), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(ids.count, 2);
+    ASSERT_STR(ids.items[0], ACT2);   /* oldest deadline first */
+    ASSERT_STR(ids.items[1], ACT1);
+    pa_store_string_array_free(&ids);
+    CU_ASSERT_PTR_NULL(ids.items);
+    CU_ASSERT_EQUAL(ids.count, 0);
+
+    CU_ASSERT_EQUAL(pa_store_activation_expired(db, 200, 1, &ids), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(ids.count, 1);
+    ASSERT_STR(ids.items[0], ACT2);
+    pa_store_string_array_free(&ids);
+
+    CU_ASSERT_EQUAL(pa_store_activation_expired(db, 301, 10, &ids), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(ids.count, 4);
+    ASSERT_STR(ids.items[2], ACT6);
+    ASSERT_STR(ids.items[3], ACT7);
+    pa_store_string_array_free(&ids);
+
+    CU_ASSERT_EQUAL(pa_store_activation_expired(db, 50, 10, &ids), PA_OK);
+    CU_ASSERT_EQUAL(ids.count, 0);
+    CU_ASSERT_PTR_NULL(ids.items);
+    CU_ASSERT_EQUAL(pa_store_activation_expired(db, 200, 0, &ids), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_activation_expired(db, 200, -1, &ids), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_activation_expired(db, 200, 1, NULL), PA_ERR_INVALID_REQUEST);
+}
+
+static void test_has_encrypted_records(void)
+{
+    pa_store_activation a;
+    sqlite3 *c = pa_sq_db(db);
+    int any = -1;
+
+    seed_app(41, "app41", 52);
+    CU_ASSERT_EQUAL(pa_store_has_encrypted_records(db, &any), PA_OK);
+    CU_ASSERT_EQUAL(any, 0);
+    a = bare_activation(ACT1, 41, "u", NULL, PA_STATUS_ACTIVE);
+    CU_ASSERT_EQUAL_FATAL(pa_store_activation_insert(db, &a), PA_OK);
+    CU_ASSERT_EQUAL(sqlite3_exec(c,
+        "INSERT INTO pa_recovery_code (id, recovery_code, application_id, user_id,"
+        " status) VALUES (7, 'CODE', 41, 'u', 1);"
+        "INSERT INTO pa_recovery_puk (recovery_code_id, puk, puk_encryption,"
+        " puk_index, status) VALUES (7, 'PUK', 0, 1, 1)", NULL, NULL, NULL), SQLITE_OK);
+    CU_ASSERT_EQUAL(pa_store_has_encrypted_records(db, &any), PA_OK);
+    CU_ASSERT_EQUAL(any, 0);
+
+    /* An encrypted server private key. */
+    a = bare_activation(ACT2, 41, "u", NULL, PA_STATUS_ACTIVE);
+    a.server_private_key_encryption = 1;
+    CU_ASSERT_EQUAL_FATAL(pa_store_activation_insert(db, &a), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_has_encrypted_records(db, &any), PA_OK);
+    CU_ASSERT_EQUAL(any, 1);
+
+    /* An encrypted PUK alone (and an unknown mode counts too). */
+    CU_ASSERT_EQUAL(sqlite3_exec(c, "UPDATE pa_activation SET"
+                                 " server_private_key_encryption = 0", NULL, NULL, NULL),
+                    SQLITE_OK);
+    CU_ASSERT_EQUAL(pa_store_has_encrypted_records(db, &any), PA_OK);
+    CU_ASSERT_EQUAL(any, 0);
+    CU_ASSERT_EQUAL(sqlite3_exec(c, "INSERT INTO pa_recovery_puk (recovery_code_id, puk,"
+                                 " puk_encryption, puk_index, status)"
+                                 " VALUES (7, 'ENC', 2, 2, 1)", NULL, NULL, NULL), SQLITE_OK);
+    CU_ASSERT_EQUAL(pa_store_has_encrypted_records(db, &any), PA_OK);
+    CU_ASSERT_EQUAL(any, 1);
+    CU_ASSERT_EQUAL(pa_store_has_encrypted_records(db, NULL), PA_ERR_INVALID_REQUEST);
+}
+
+/* ---- suite "history": activation history ------------------------------------------- */
+
+static void test_history_order_and_range(void)
+{
+    pa_store_history_array h;
+    pa_store_activation a;
+    long long first;
+
+    seed_app(41, "app41", 52);
+    a = bare_activation(ACT1, 41, "u", NULL, PA_STATUS_CREATED);
+    CU_ASSERT_EQUAL_FATAL(pa_store_activation_insert(db, &a), PA_OK);
+    a = bare_activation(ACT2, 41, "u", NULL, PA_STATUS_CREATED);
+    CU_ASSERT_EQUAL_FATAL(pa_store_activation_insert(db, &a), PA_OK);
+
+    /* Inserted out of time order; two rows share t = 200. */
+    CU_ASSERT_EQUAL(pa_store_history_add(db, ACT1, PA_STATUS_CREATED, NULL, NULL, 200),
+                    PA_OK);
+    CU_ASSERT_EQUAL(pa_store_history_add(db, ACT1, PA_STATUS_ACTIVE, NULL, "admin", 300),
+                    PA_OK);
+    CU_ASSERT_EQUAL(pa_store_history_add(db, ACT1, PA_STATUS_PENDING_COMMIT,
+                                         "OTP_FAILED_ATTEMPT", NULL, 200), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_history_add(db, ACT1, PA_STATUS_BLOCKED,
+                                         "MAX_FAILED_ATTEMPTS", "ext-user", 100), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_history_add(db, ACT2, PA_STATUS_REMOVED, NULL, NULL, 250),
+                    PA_OK);
+    first = count("SELECT min(id) FROM pa_activation_history");
+    CU_ASSERT(first > 0);
+
+    CU_ASSERT_EQUAL(pa_store_history_list(db, ACT1, 100, 300, &h), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(h.count, 4);
+    /* Newest first; the two at 200 by id descending. */
+    CU_ASSERT_EQUAL(h.items[0].created_ms, 300);
+    CU_ASSERT_EQUAL(h.items[0].status, PA_STATUS_ACTIVE);
+    CU_ASSERT_PTR_NULL(h.items[0].event_reason);
+    ASSERT_STR(h.items[0].external_user_id, "admin");
+    CU_ASSERT_EQUAL(h.items[0].id, first + 1);
+    CU_ASSERT_EQUAL(h.items[1].created_ms, 200);
+    CU_ASSERT_EQUAL(h.items[1].id, first + 2);
+    CU_ASSERT_EQUAL(h.items[1].status, PA_STATUS_PENDING_COMMIT);
+    ASSERT_STR(h.items[1].event_reason, "OTP_FAILED_ATTEMPT");
+    CU_ASSERT_PTR_NULL(h.items[1].external_user_id);
+    CU_ASSERT_EQUAL(h.items[2].created_ms, 200);
+    CU_ASSERT_EQUAL(h.items[2].id, first);
+    CU_ASSERT_EQUAL(h.items[2].status, PA_STATUS_CREATED);
+    CU_ASSERT_EQUAL(h.items[3].created_ms, 100);
+    CU_ASSERT_EQUAL(h.items[3].status, PA_STATUS_BLOCKED);
+    ASSERT_STR(h.items[3].event_reason, "MAX_FAILED_ATTEMPTS");
+    ASSERT_STR(h.items[3].external_user_id, "ext-user");
+    ASSERT_STR(h.items[3].activation_id, ACT1);
+    pa_store_history_array_free(&h);
+    CU_ASSERT_PTR_NULL(h.items);
+
+    /* Both ends inclusive. */
+    CU_ASSERT_EQUAL(pa_store_history_list(db, ACT1, 200, 200, &h), PA_OK);
+    CU_ASSERT_EQUAL(h.count, 2);
+    pa_store_history_array_free(&h);
+    CU_ASSERT_EQUAL(pa_store_history_list(db, ACT1, 101, 299, &h), PA_OK);
+    CU_ASSERT_EQUAL(h.count, 2);
+    pa_store_history_array_free(&h);
+    CU_ASSERT_EQUAL(pa_store_history_list(db, ACT1, 301, 1000, &h), PA_OK);
+    CU_ASSERT_EQUAL(h.count, 0);
+    CU_ASSERT_PTR_NULL(h.items);
+    CU_ASSERT_EQUAL(pa_store_history_list(db, ACT1, 300, 100, &h), PA_OK);
+    CU_ASSERT_EQUAL(h.count, 0);
+    /* Per activation. */
+    CU_ASSERT_EQUAL(pa_store_history_list(db, ACT2, 0, INT64_MAX, &h), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(h.count, 1);
+    ASSERT_STR(h.items[0].activation_id, ACT2);
+    CU_ASSERT_EQUAL(h.items[0].status, PA_STATUS_REMOVED);
+    CU_ASSERT_EQUAL(h.items[0].created_ms, 250);
+    pa_store_history_array_free(&h);
+    CU_ASSERT_EQUAL(pa_store_history_list(db, ACT3, 0, INT64_MAX, &h), PA_OK);
+    CU_ASSERT_EQUAL(h.count, 0);
+
+    /* Stored as integer milliseconds with the columns named. */
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_activation_history WHERE"
+                          " activation_id = '" ACT1 "' AND activation_status = 4"
+                          " AND event_reason = 'MAX_FAILED_ATTEMPTS'"
+                          " AND external_user_id = 'ext-user'"
+                          " AND timestamp_created = 100"
+                          " AND typeof(timestamp_created) = 'integer'"), 1);
+}
+
+static void test_history_refused(void)
+{
+    pa_store_history_array h;
+
+    /* Unknown activation: the foreign key refuses it. */
+    CU_ASSERT_EQUAL(pa_store_history_add(db, ACT1, PA_STATUS_CREATED, NULL, NULL, 1),
+                    PA_ERR_UNKNOWN_ERROR);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_activation_history"), 0);
+    CU_ASSERT_EQUAL(pa_store_history_add(db, NULL, 1, NULL, NULL, 1), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_history_list(db, NULL, 0, 1, &h), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_history_list(db, ACT1, 0, 1, NULL), PA_ERR_INVALID_REQUEST);
+}
+
+/* ---- suite "outbox": callback outbox ------------------------------------------------ */
+
+static void test_outbox_add(void)
+{
+    pa_store_outbox_array due;
+    int rows = -1;
+    int64_t n = -1;
+
+    seed_app(41, "app41", 52);
+    seed_app(43, "app43", 54);
+    seed_app(45, "app45", 56);
+    /* Inserted in reverse name order, ids in reverse name order too;
+     * another application's callback. */
+    CU_ASSERT_EQUAL(pa_store_callback_create(db, "cb-1", 41, "zeta", "http://z/"), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_callback_create(db, "cb-o", 43, "other", "http://o/"), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_callback_create(db, "cb-2", 41, "alpha", "http://a/"), PA_OK);
+
+    /* No callbacks: nothing written. */
+    CU_ASSERT_EQUAL(pa_store_outbox_add(db, "ev-0", 45, ACT1, 1000, &rows), PA_OK);
+    CU_ASSERT_EQUAL(rows, 0);
+    CU_ASSERT_EQUAL(pa_store_outbox_count(db, &n), PA_OK);
+    CU_ASSERT_EQUAL(n, 0);
+
+    CU_ASSERT_EQUAL(pa_store_outbox_add(db, "ev-1", 41, ACT1, 1000, &rows), PA_OK);
+    CU_ASSERT_EQUAL(rows, 2);
+    CU_ASSERT_EQUAL(pa_store_outbox_add(db, "ev-2", 43, ACT2, 1000, NULL), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_outbox_count(db, &n), PA_OK);
+    CU_ASSERT_EQUAL(n, 3);
+
+    CU_ASSERT_EQUAL(pa_store_outbox_due(db, 1000, 10, &due), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(due.count, 3);
+    /* Name order within the event: alpha before zeta, ids growing. */
+    ASSERT_STR(due.items[0].event_id, "ev-1");
+    ASSERT_STR(due.items[0].activation_id, ACT1);
+    ASSERT_STR(due.items[0].callback_id, "cb-2");
+    ASSERT_STR(due.items[0].callback_url, "http://a/");
+    CU_ASSERT_EQUAL(due.items[0].attempts, 0);
+    CU_ASSERT_EQUAL(due.items[0].created_ms, 1000);
+    CU_ASSERT_EQUAL(due.items[0].next_attempt_ms, 1000);
+    ASSERT_STR(due.items[1].event_id, "ev-1");
+    ASSERT_STR(due.items[1].callback_id, "cb-1");
+    ASSERT_STR(due.items[1].callback_url, "http://z/");
+    CU_ASSERT(due.items[1].id > due.items[0].id);
+    ASSERT_STR(due.items[2].event_id, "ev-2");
+    ASSERT_STR(due.items[2].activation_id, ACT2);
+    ASSERT_STR(due.items[2].callback_id, "cb-o");
+    CU_ASSERT(due.items[2].id > due.items[1].id);
+    pa_store_outbox_array_free(&due);
+    CU_ASSERT_PTR_NULL(due.items);
+    CU_ASSERT_EQUAL(due.count, 0);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_callback_outbox WHERE"
+                          " typeof(timestamp_created) = 'integer'"
+                          " AND typeof(timestamp_next_attempt) = 'integer'"
+                          " AND timestamp_created = 1000"), 3);
+
+    /* Written with a rolled-back change: gone with it. */
+    CU_ASSERT_EQUAL_FATAL(pa_store_begin(db), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_outbox_add(db, "ev-3", 41, ACT1, 2000, &rows), PA_OK);
+    CU_ASSERT_EQUAL(rows, 2);
+    CU_ASSERT_EQUAL(pa_store_rollback(db), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_outbox_count(db, &n), PA_OK);
+    CU_ASSERT_EQUAL(n, 3);
+
+    CU_ASSERT_EQUAL(pa_store_outbox_add(db, NULL, 41, ACT1, 1, &rows), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_outbox_add(db, "e", 41, NULL, 1, &rows), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_outbox_count(db, &n), PA_OK);
+    CU_ASSERT_EQUAL(n, 3);
+}
+
+static void test_outbox_due_retry_remove(void)
+{
+    pa_store_outbox_array due;
+    int64_t ids[4], next = -1, n = -1;
+    int found = -1, rows;
+    size_t i;
+
+    seed_app(41, "app41", 52);
+    CU_ASSERT_EQUAL(pa_store_outbox_next_due(db, &next, &found), PA_OK);
+    CU_ASSERT_EQUAL(found, 0);
+    CU_ASSERT_EQUAL(pa_store_outbox_due(db, INT64_MAX, 10, &due), PA_OK);
+    CU_ASSERT_EQUAL(due.count, 0);
+    CU_ASSERT_PTR_NULL(due.items);
+
+    CU_ASSERT_EQUAL(pa_store_callback_create(db, "cb", 41, "n", "http://cb/"), PA_OK);
+    /* Four rows, one per event, due at 400, 100, 300, 100. */
+    CU_ASSERT_EQUAL(pa_store_outbox_add(db, "e0", 41, ACT1, 400, &rows), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_outbox_add(db, "e1", 41, ACT1, 100, &rows), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_outbox_add(db, "e2", 41, ACT2, 300, &rows), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_outbox_add(db, "e3", 41, ACT2, 100, &rows), PA_OK);
+    for (i = 0; i < 4; i++) {
+        char sql[96];
+
+        snprintf(sql, sizeof sql, "SELECT id FROM pa_callback_outbox WHERE event_id = 'e%zu'",
+                 i);
+        ids[i] = count(sql);
+    }
+
+    CU_ASSERT_EQUAL(pa_store_outbox_next_due(db, &next, &found), PA_OK);
+    CU_ASSERT_EQUAL(found, 1);
+    CU_ASSERT_EQUAL(next, 100);
+
+    /* Due: next attempt at or before now, by time then id, up to limit. */
+    CU_ASSERT_EQUAL(pa_store_outbox_due(db, 99, 10, &due), PA_OK);
+    CU_ASSERT_EQUAL(due.count, 0);
+    CU_ASSERT_EQUAL(pa_store_outbox_due(db, 300, 10, &due), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(due.count, 3);
+    CU_ASSERT_EQUAL(due.items[0].id, ids[1]);
+    CU_ASSERT_EQUAL(due.items[1].id, ids[3]);
+    CU_ASSERT_EQUAL(due.items[2].id, ids[2]);
+    pa_store_outbox_array_free(&due);
+    CU_ASSERT_EQUAL(pa_store_outbox_due(db, 300, 2, &due), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(due.count, 2);
+    CU_ASSERT_EQUAL(due.items[1].id, ids[3]);
+    pa_store_outbox_array_free(&due);
+
+    /* A failed attempt moves the row back in the queue. */
+    CU_ASSERT_EQUAL(pa_store_outbox_retry(db, ids[1], 1, 500), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_outbox_due(db, 300, 10, &due), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(due.count, 2);
+    CU_ASSERT_EQUAL(due.items[0].id, ids[3]);
+    CU_ASSERT_EQUAL(due.items[1].id, ids[2]);
+    pa_store_outbox_array_free(&due);
+    CU_ASSERT_EQUAL(pa_store_outbox_due(db, 500, 10, &due), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(due.count, 4);
+    CU_ASSERT_EQUAL(due.items[3].id, ids[1]);
+    CU_ASSERT_EQUAL(due.items[3].attempts, 1);
+    CU_ASSERT_EQUAL(due.items[3].next_attempt_ms, 500);
+    CU_ASSERT_EQUAL(due.items[3].created_ms, 100); /* creation time kept */
+    CU_ASSERT_EQUAL(due.items[2].id, ids[0]);
+    CU_ASSERT_EQUAL(due.items[2].attempts, 0);
+    pa_store_outbox_array_free(&due);
+
+    /* Delivered rows go; next_due follows. */
+    CU_ASSERT_EQUAL(pa_store_outbox_remove(db, ids[3]), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_outbox_remove(db, ids[2]), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_outbox_remove(db, ids[2]), PA_OK); /* already gone: fine */
+    CU_ASSERT_EQUAL(pa_store_outbox_count(db, &n), PA_OK);
+    CU_ASSERT_EQUAL(n, 2);
+    CU_ASSERT_EQUAL(pa_store_outbox_next_due(db, &next, &found), PA_OK);
+    CU_ASSERT_EQUAL(found, 1);
+    CU_ASSERT_EQUAL(next, 400);
+    CU_ASSERT_EQUAL(pa_store_outbox_remove(db, ids[0]), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_outbox_remove(db, ids[1]), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_outbox_next_due(db, &next, &found), PA_OK);
+    CU_ASSERT_EQUAL(found, 0);
+    CU_ASSERT_EQUAL(pa_store_outbox_count(db, &n), PA_OK);
+    CU_ASSERT_EQUAL(n, 0);
+
+    CU_ASSERT_EQUAL(pa_store_outbox_due(db, 300, 0, &due), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_outbox_due(db, 300, 1, NULL), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_outbox_next_due(db, NULL, &found), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_outbox_count(db, NULL), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_outbox_remove(NULL, 1), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_outbox_retry(NULL, 1, 1, 1), PA_ERR_INVALID_REQUEST);
+}
+
+static void test_outbox_removed_callback(void)
+{
+    pa_store_outbox_array due;
+    int found, rows;
+
+    seed_app(41, "app41", 52);
+    CU_ASSERT_EQUAL(pa_store_callback_create(db, "cb-1", 41, "a", "http://one/"), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_callback_create(db, "cb-2", 41, "b", "http://two/"), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_outbox_add(db, "ev", 41, ACT1, 10, &rows), PA_OK);
+    CU_ASSERT_EQUAL(rows, 2);
+    CU_ASSERT_EQUAL(pa_store_callback_remove(db, "cb-1", &found), PA_OK);
+    CU_ASSERT_EQUAL(found, 1);
+
+    CU_ASSERT_EQUAL(pa_store_outbox_due(db, 10, 10, &due), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(due.count, 2);
+    ASSERT_STR(due.items[0].callback_id, "cb-1");
+    CU_ASSERT_PTR_NULL(due.items[0].callback_url);
+    ASSERT_STR(due.items[0].event_id, "ev");
+    ASSERT_STR(due.items[1].callback_id, "cb-2");
+    ASSERT_STR(due.items[1].callback_url, "http://two/");
+    pa_store_outbox_array_free(&due);
+}
+
+static void test_outbox_trim(void)
+{
+    pa_store_outbox_array due;
+    int64_t dropped = -1, n = -1, first;
+    char ev[16];
+    int i, rows;
+
+    seed_app(41, "app41", 52);
+    CU_ASSERT_EQUAL(pa_store_callback_create(db, "cb", 41, "n", "http://cb/"), PA_OK);
+    /* Five rows; the oldest (lowest id) is due last, so trimming must go
+     * by id, not by due time. */
+    for (i = 0; i < 5; i++) {
+        snprintf(ev, sizeof ev, "e%d", i);
+        CU_ASSERT_EQUAL(pa_store_outbox_add(db, ev, 41, ACT1, 100 - i, &rows), PA_OK);
+    }
+    first = count("SELECT min(id) FROM pa_callback_outbox");
+
+    CU_ASSERT_EQUAL(pa_store_outbox_trim(db, 5, &dropped), PA_OK);
+    CU_ASSERT_EQUAL(dropped, 0);
+    CU_ASSERT_EQUAL(pa_store_outbox_trim(db, 10, &dropped), PA_OK);
+    CU_ASSERT_EQUAL(dropped, 0);
+    CU_ASSERT_EQUAL(pa_store_outbox_trim(db, 3, &dropped), PA_OK);
+    CU_ASSERT_EQUAL(dropped, 2);
+    CU_ASSERT_EQUAL(pa_store_outbox_count(db, &n), PA_OK);
+    CU_ASSERT_EQUAL(n, 3);
+    CU_ASSERT_EQUAL(count("SELECT min(id) FROM pa_callback_outbox"), first + 2);
+    CU_ASSERT_EQUAL(pa_store_outbox_due(db, 1000, 10, &due), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(due.count, 3);
+    ASSERT_STR(due.items[0].event_id, "e4");
+    ASSERT_STR(due.items[1].event_id, "e3");
+    ASSERT_STR(due.items[2].event_id, "e2");
+    pa_store_outbox_array_free(&due);
+
+    CU_ASSERT_EQUAL(pa_store_outbox_trim(db, 0, &dropped), PA_OK);
+    CU_ASSERT_EQUAL(dropped, 3);
+    CU_ASSERT_EQUAL(pa_store_outbox_count(db, &n), PA_OK);
+    CU_ASSERT_EQUAL(n, 0);
+    CU_ASSERT_EQUAL(pa_store_outbox_trim(db, 0, &dropped), PA_OK);
+    CU_ASSERT_EQUAL(dropped, 0);
+    CU_ASSERT_EQUAL(pa_store_outbox_trim(db, -1, &dropped), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_outbox_trim(db, 1, NULL), PA_ERR_INVALID_REQUEST);
+}
+
+/* The query plan of a cached statement (white box: the statement the
+ * store prepared in `slot`), details joined by "; ". */
+static const char *plan_of(pa_sq_slot slot, char *buf, size_t len)
+{
+    sqlite3 *c = pa_sq_db(db);
+    sqlite3_stmt *st = NULL;
+    const char *sql = db->stmt[slot] ? sqlite3_sql(db->stmt[slot]) : NULL;
+    char *explain;
+    size_t used = 0;
+
+    buf[0] = '\0';
+    if (!sql || !(explain = sqlite3_mprintf("EXPLAIN QUERY PLAN %s", sql)))
+        return buf;
+    if (sqlite3_prepare_v2(c, explain, -1, &st, NULL) == SQLITE_OK)
+        while (sqlite3_step(st) == SQLITE_ROW && used + 1 < len)
+            used += (size_t)snprintf(buf + used, len - used, "%s; ",
+                                     (const char *)sqlite3_column_text(st, 3));
+    sqlite3_finalize(st);
+    sqlite3_free(explain);
+    return buf;
+}
+
+#define ASSERT_PLAN(slot, needle)                                            \
+    do {                                                                     \
+        char plan_[512];                                                     \
+        const char *p_ = plan_of(slot, plan_, sizeof plan_);                 \
+        if (!strstr(p_, needle))                                             \
+            fprintf(stderr, "\n%s: plan '%s' lacks '%s'\n", #slot, p_, needle); \
+        CU_ASSERT_PTR_NOT_NULL(strstr(p_, needle));                          \
+    } while (0)
+
+/* The lookups of the request path and the background threads search an
+ * index instead of scanning their table (the statements are run once so
+ * that the store has prepared them). */
+static void test_queries_use_indexes(void)
+{
+    pa_store_activation got;
+    pa_store_activation_array arr;
+    pa_store_string_array ids;
+    pa_store_history_array h;
+    pa_store_outbox_array due;
+    char buf[512];
+    int found;
+
+    CU_ASSERT_EQUAL(pa_store_activation_code_taken(db, 1, "ABCDE-FGHIJ-KLMNO", &found), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_activation_find_by_code(db, 1, "ABCDE-FGHIJ-KLMNO-PQRST", 1,
+                                                     &got, &found), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_activation_list_for_user(db, "u", 1, 1, &arr), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_activation_expired(db, 1, 10, &ids), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_history_list(db, ACT1, 0, 1, &h), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_outbox_due(db, 1, 10, &due), PA_OK);
+
+    /* The prefix check is a range over (application_id, activation_code). */
+    ASSERT_PLAN(PA_SQ_ACTIVATION_CODE_TAKEN,
+                "pa_activation_code (application_id=? AND activation_code>? AND"
+                " activation_code<?)");
+    ASSERT_PLAN(PA_SQ_ACTIVATION_FIND_BY_CODE,
+                "pa_activation_code (application_id=? AND activation_code=?)");
+    ASSERT_PLAN(PA_SQ_ACTIVATION_LIST_USER_APP,
+                "pa_activation_user_id (user_id=? AND application_id=?)");
+    /* The sweep walks the partial index in deadline order: no sort. */
+    ASSERT_PLAN(PA_SQ_ACTIVATION_EXPIRED,
+                "USING INDEX pa_activation_unfinished (timestamp_activation_expire<?); ");
+    CU_ASSERT_PTR_NULL(strstr(plan_of(PA_SQ_ACTIVATION_EXPIRED, buf, sizeof buf),
+                              "TEMP B-TREE"));
+    ASSERT_PLAN(PA_SQ_HISTORY_LIST,
+                "pa_activation_history_activation (activation_id=? AND"
+                " timestamp_created>? AND timestamp_created<?)");
+    ASSERT_PLAN(PA_SQ_OUTBOX_DUE, "pa_callback_outbox_due (timestamp_next_attempt<?)");
+}
+
+static void test_new_free_is_safe(void)
+{
+    pa_store_activation a;
+    pa_store_activation_array aa = { NULL, 0 };
+    pa_store_string_array sa = { NULL, 0 };
+    pa_store_history_array ha = { NULL, 0 };
+    pa_store_outbox_array oa = { NULL, 0 };
+
+    memset(&a, 0, sizeof a);
+    pa_store_activation_free(&a);
+    pa_store_activation_free(NULL);
+    pa_store_activation_array_free(&aa);
+    pa_store_activation_array_free(NULL);
+    pa_store_string_array_free(&sa);
+    pa_store_string_array_free(NULL);
+    pa_store_history_array_free(&ha);
+    pa_store_history_array_free(NULL);
+    pa_store_outbox_array_free(&oa);
+    pa_store_outbox_array_free(NULL);
+    CU_ASSERT_PTR_NULL(a.activation_id);
+}
+
 /* ---- registration ----------------------------------------------------------------- */
 
 typedef struct { const char *name; CU_TestFunc fn; } test_entry;
@@ -1226,6 +2368,32 @@ static const test_entry store_tests[] = {
     { "free functions are safe", test_free_is_safe },
 };
 
+static const test_entry activation_tests[] = {
+    { "activation round trip, every column", test_activation_round_trip },
+    { "activation insert refused, nothing written", test_activation_insert_refused },
+    { "activation code prefix taken", test_activation_code_taken },
+    { "activation find by code: CREATED, not expired", test_activation_find_by_code },
+    { "activation update: mutable columns only", test_activation_update },
+    { "activation list for user", test_activation_list_for_user },
+    { "activation lookup filters", test_activation_lookup },
+    { "expired activations for the sweep", test_activation_expired },
+    { "encrypted records detected", test_has_encrypted_records },
+    { "queries use their indexes", test_queries_use_indexes },
+    { "free functions are safe", test_new_free_is_safe },
+};
+
+static const test_entry history_tests[] = {
+    { "history order and inclusive range", test_history_order_and_range },
+    { "history refused", test_history_refused },
+};
+
+static const test_entry outbox_tests[] = {
+    { "outbox add: one row per callback, name order", test_outbox_add },
+    { "outbox due, next due, retry, remove", test_outbox_due_retry_remove },
+    { "outbox row of a removed callback", test_outbox_removed_callback },
+    { "outbox trim drops the oldest", test_outbox_trim },
+};
+
 static int add_suite(const char *name, CU_SetUpFunc setup, CU_TearDownFunc teardown,
                      const test_entry *tests, size_t n)
 {
@@ -1249,7 +2417,13 @@ int main(void)
     if (add_suite("schema", schema_setup, schema_teardown, schema_tests,
                   sizeof schema_tests / sizeof schema_tests[0]) != 0 ||
         add_suite("store", store_setup, store_teardown, store_tests,
-                  sizeof store_tests / sizeof store_tests[0]) != 0) {
+                  sizeof store_tests / sizeof store_tests[0]) != 0 ||
+        add_suite("activation", store_setup, store_teardown, activation_tests,
+                  sizeof activation_tests / sizeof activation_tests[0]) != 0 ||
+        add_suite("history", store_setup, store_teardown, history_tests,
+                  sizeof history_tests / sizeof history_tests[0]) != 0 ||
+        add_suite("outbox", store_setup, store_teardown, outbox_tests,
+                  sizeof outbox_tests / sizeof outbox_tests[0]) != 0) {
         CU_cleanup_registry();
         return 2;
     }
