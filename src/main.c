@@ -10,7 +10,9 @@
 #include "config.h"
 #include "crypto/primitives.h"
 #include "net/server.h"
+#include "service/delivery.h"
 #include "service/http.h"
+#include "service/sweep.h"
 #include "store/store.h"
 #include "util/config.h"
 #include "util/log.h"
@@ -43,6 +45,31 @@ static void worker_close(pa_ctx *ctx)
 {
     pa_store_close(ctx->store);
     ctx->store = NULL;
+}
+
+/* Refuses a database holding record-encrypted rows when no master key is
+ * configured: such a server would fail on every one of those rows. */
+static pa_err check_encryption_key(const pa_config *cfg)
+{
+    pa_store_options opt = {.busy_timeout_ms = cfg->lock_timeout_ms};
+    pa_store *st = NULL;
+    int any = 0;
+    pa_err e = pa_store_open(cfg->database, &opt, &st);
+
+    if (e == PA_OK)
+        e = pa_store_has_encrypted_records(st, &any);
+    if (e != PA_OK)
+        pa_log(PA_LOG_ERROR, "database %s: %s", cfg->database,
+               pa_store_last_error());
+    else if (any && !cfg->master_db_encryption_key_set) {
+        pa_log(PA_LOG_ERROR, "database %s holds record-encrypted data but "
+               "PASERVER_MASTER_DB_ENCRYPTION_KEY is not set; refusing to "
+               "start (set it to the key the data was written with)",
+               cfg->database);
+        e = PA_ERR_MISSING_MASTER_DB_ENCRYPTION_KEY;
+    }
+    pa_store_close(st);
+    return e;
 }
 
 static void usage(FILE *f)
@@ -104,6 +131,8 @@ int main(int argc, char **argv)
         pa_log(PA_LOG_ERROR, "database %s: %s", cfg.database, pa_store_last_error());
         goto out;
     }
+    if (check_encryption_key(&cfg) != PA_OK)
+        goto out;
     if (pa_http_init(&cfg) != PA_OK
         || pa_server_create(&cfg, &hooks, &srv, err, sizeof err) != PA_OK) {
         pa_log(PA_LOG_ERROR, "%s", err[0] ? err : "cannot start");
@@ -113,6 +142,16 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
+    /* background work (DESIGN.md "Work outside a request"); both threads
+     * block every signal, so SIGTERM and SIGINT reach this thread */
+    if (pa_delivery_start(&cfg) != PA_OK) {
+        pa_log(PA_LOG_ERROR, "cannot start the callback delivery thread");
+        goto out;
+    }
+    if (pa_sweep_start(&cfg) != PA_OK) {
+        pa_log(PA_LOG_ERROR, "cannot start the expiry sweep thread");
+        goto out;
+    }
     pa_log(PA_LOG_INFO, "paserver %s listening on port %d, endpoint %s/soap, database %s",
            PACKAGE_VERSION, pa_server_port(srv),
            strcmp(cfg.context_path, "/") == 0 ? "" : cfg.context_path, cfg.database);
@@ -120,6 +159,10 @@ int main(int argc, char **argv)
     pa_log(PA_LOG_INFO, "paserver stopped");
 out:
     running = NULL;
+    /* the pool has drained: the sweep may still queue callbacks, so it
+     * stops before the delivery thread; rows left are sent after restart */
+    pa_sweep_stop();
+    pa_delivery_stop();
     pa_server_free(srv);
     pa_http_free();
     pa_log_close();

@@ -50,6 +50,8 @@ typedef struct key_desc {
 #define OFF(f) offsetof(pa_config, f)
 #define MAX_WORKERS 1024
 #define HOUR_MS 3600000LL
+#define DAY_MS 86400000LL
+#define YEAR_MS 31536000000LL
 #define TEN_YEARS_MS 315360000000LL
 #define PSH "powerauth.service."
 
@@ -101,6 +103,22 @@ static const key_desc keys[] = {
      PSH "crypto.signatureValidationLookahead"},
     {"callback_connect_timeout_ms", K_INT, OFF(callback_connect_timeout_ms), 1,
      600000, "5000", PSH "http.connection.timeout"},
+    {"callback_timeout_ms", K_INT, OFF(callback_timeout_ms), 1, HOUR_MS,
+     "10000", NULL},
+    {"callback_max_attempts", K_INT, OFF(callback_max_attempts), 1, 1000, "12",
+     NULL},
+    {"callback_max_age_ms", K_I64, OFF(callback_max_age_ms), 1000, YEAR_MS,
+     "86400000", NULL},
+    {"callback_retry_initial_ms", K_INT, OFF(callback_retry_initial_ms), 1,
+     DAY_MS, "1000", NULL},
+    {"callback_retry_max_ms", K_INT, OFF(callback_retry_max_ms), 1, DAY_MS,
+     "600000", NULL},
+    {"callback_outbox_max", K_I64, OFF(callback_outbox_max), 1, 1000000000,
+     "100000", NULL},
+    {"expiry_sweep_interval_ms", K_INT, OFF(expiry_sweep_interval_ms), 0,
+     DAY_MS, "60000", NULL},
+    {"expiry_sweep_batch", K_INT, OFF(expiry_sweep_batch), 1, 100000, "500",
+     NULL},
     {"token_timestamp_validity_ms", K_I64, OFF(token_timestamp_validity_ms), 1,
      TEN_YEARS_MS, "7200000", PSH "token.timestamp.validity"},
     {"recovery_max_failed_attempts", K_INT, OFF(recovery_max_failed_attempts),
@@ -968,6 +986,19 @@ pa_err pa_config_validate(const pa_config *c, char *errbuf, size_t errlen)
     if (c->proxy_enabled && c->proxy_host[0] == '\0') {
         set_err(errbuf, errlen, "proxy_host: must be set when proxy_enabled "
                 "is true");
+        return PA_ERR_INVALID_INPUT_FORMAT;
+    }
+    if (c->callback_retry_initial_ms > c->callback_retry_max_ms) {
+        set_err(errbuf, errlen, "callback_retry_initial_ms: %d is more than "
+                "callback_retry_max_ms (%d)", c->callback_retry_initial_ms,
+                c->callback_retry_max_ms);
+        return PA_ERR_INVALID_INPUT_FORMAT;
+    }
+    if (c->expiry_sweep_interval_ms != 0 &&
+        c->expiry_sweep_interval_ms < PA_CONFIG_SWEEP_MIN_INTERVAL_MS) {
+        set_err(errbuf, errlen, "expiry_sweep_interval_ms: %d is neither 0 "
+                "(off) nor at least %d", c->expiry_sweep_interval_ms,
+                PA_CONFIG_SWEEP_MIN_INTERVAL_MS);
         return PA_ERR_INVALID_INPUT_FORMAT;
     }
     return PA_OK;

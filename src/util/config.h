@@ -47,6 +47,8 @@
 #define PA_CONFIG_HOST_BUF 256
 /* Longest string value accepted for any key (bytes). */
 #define PA_CONFIG_MAX_STRING 4096
+/* Shortest expiry sweep interval other than 0 (off), ms. */
+#define PA_CONFIG_SWEEP_MIN_INTERVAL_MS 1000
 
 typedef struct pa_config {
     /* --- server --------------------------------------------------------- */
@@ -75,6 +77,15 @@ typedef struct pa_config {
     int signature_max_failed_attempts;
     int signature_validation_lookahead;
     int callback_connect_timeout_ms;
+    /* --- callback delivery and expiry sweep (paserver's own) ------------- */
+    int callback_timeout_ms;         /* whole attempt, connect included */
+    int callback_max_attempts;       /* attempts before an event is dropped */
+    int64_t callback_max_age_ms;     /* age after which it is dropped */
+    int callback_retry_initial_ms;   /* delay after the first failure */
+    int callback_retry_max_ms;       /* cap of the doubling delay */
+    int64_t callback_outbox_max;     /* undelivered rows kept at most */
+    int expiry_sweep_interval_ms;    /* 0 = no sweep thread */
+    int expiry_sweep_batch;          /* activations per sweep transaction */
     int64_t token_timestamp_validity_ms;
     int recovery_max_failed_attempts;
     bool secure_vault_enable_biometric;
@@ -120,7 +131,9 @@ pa_err pa_config_apply_env(pa_config *c, char **envp, char *errbuf,
 
 /* Checks every field (ranges, syntax of listen and context_path, strings
  * present, printable and UTF-8) and the combinations (a proxy needs a
- * host), for a struct changed by hand after loading.
+ * host; callback_retry_initial_ms <= callback_retry_max_ms; an expiry sweep
+ * interval is 0 or at least PA_CONFIG_SWEEP_MIN_INTERVAL_MS), for a struct
+ * changed by hand after loading.
  * PA_ERR_INVALID_INPUT_FORMAT with "key: reason" in errbuf. */
 pa_err pa_config_validate(const pa_config *c, char *errbuf, size_t errlen);
 

@@ -127,6 +127,15 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(c.signature_max_failed_attempts, 5);
     CU_ASSERT_EQUAL(c.signature_validation_lookahead, 20);
     CU_ASSERT_EQUAL(c.callback_connect_timeout_ms, 5000);
+    /* paserver's own: callback retries and the expiry sweep */
+    CU_ASSERT_EQUAL(c.callback_timeout_ms, 10000);
+    CU_ASSERT_EQUAL(c.callback_max_attempts, 12);
+    CU_ASSERT_EQUAL(c.callback_max_age_ms, 86400000);
+    CU_ASSERT_EQUAL(c.callback_retry_initial_ms, 1000);
+    CU_ASSERT_EQUAL(c.callback_retry_max_ms, 600000);
+    CU_ASSERT_EQUAL(c.callback_outbox_max, 100000);
+    CU_ASSERT_EQUAL(c.expiry_sweep_interval_ms, 60000);
+    CU_ASSERT_EQUAL(c.expiry_sweep_batch, 500);
     CU_ASSERT_EQUAL(c.token_timestamp_validity_ms, 7200000);
     CU_ASSERT_EQUAL(c.recovery_max_failed_attempts, 5);
     CU_ASSERT_FALSE(c.secure_vault_enable_biometric);
@@ -391,6 +400,15 @@ static const struct {
      "signature_validation_lookahead = 50"},
     {"PASERVER_CALLBACK_CONNECT_TIMEOUT_MS=1500",
      "callback_connect_timeout_ms = 1500"},
+    {"PASERVER_CALLBACK_TIMEOUT_MS=2500", "callback_timeout_ms = 2500"},
+    {"PASERVER_CALLBACK_MAX_ATTEMPTS=3", "callback_max_attempts = 3"},
+    {"PASERVER_CALLBACK_MAX_AGE_MS=3600000", "callback_max_age_ms = 3600000"},
+    {"PASERVER_CALLBACK_RETRY_INITIAL_MS=250",
+     "callback_retry_initial_ms = 250"},
+    {"PASERVER_CALLBACK_RETRY_MAX_MS=4000", "callback_retry_max_ms = 4000"},
+    {"PASERVER_CALLBACK_OUTBOX_MAX=77", "callback_outbox_max = 77"},
+    {"PASERVER_EXPIRY_SWEEP_INTERVAL_MS=0", "expiry_sweep_interval_ms = 0"},
+    {"PASERVER_EXPIRY_SWEEP_BATCH=9", "expiry_sweep_batch = 9"},
     {"PASERVER_TOKEN_TIMESTAMP_VALIDITY_MS=60000",
      "token_timestamp_validity_ms = 60000"},
     {"PASERVER_RECOVERY_MAX_FAILED_ATTEMPTS=9", "recovery_max_failed_attempts = 9"},
@@ -474,6 +492,14 @@ static void test_env_bad_values(void)
         {"PASERVER_PROXY_PORT=0", "proxy_port"},
         {"PASERVER_DATABASE=", "database"},
         {"PASERVER_APPLICATION_NAME=line\nbreak", "application_name"},
+        {"PASERVER_CALLBACK_MAX_ATTEMPTS=0", "callback_max_attempts"},
+        {"PASERVER_CALLBACK_TIMEOUT_MS=0", "callback_timeout_ms"},
+        {"PASERVER_CALLBACK_MAX_AGE_MS=999", "callback_max_age_ms"},
+        {"PASERVER_CALLBACK_RETRY_INITIAL_MS=0", "callback_retry_initial_ms"},
+        {"PASERVER_CALLBACK_RETRY_MAX_MS=86400001", "callback_retry_max_ms"},
+        {"PASERVER_CALLBACK_OUTBOX_MAX=0", "callback_outbox_max"},
+        {"PASERVER_EXPIRY_SWEEP_INTERVAL_MS=-1", "expiry_sweep_interval_ms"},
+        {"PASERVER_EXPIRY_SWEEP_BATCH=0", "expiry_sweep_batch"},
     };
     pa_config c;
 
@@ -667,6 +693,42 @@ static void test_validate(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "proxy_host"));
     CU_ASSERT_EQUAL(pa_config_set(&c, "proxy_enabled", "false", err, sizeof err),
                     PA_OK);
+    CU_ASSERT_EQUAL(pa_config_validate(&c, err, sizeof err), PA_OK);
+    /* the first retry delay cannot exceed the cap */
+    CU_ASSERT_EQUAL(pa_config_set(&c, "callback_retry_initial_ms", "5000", err,
+                                  sizeof err), PA_OK);
+    CU_ASSERT_EQUAL(pa_config_set(&c, "callback_retry_max_ms", "4999", err,
+                                  sizeof err), PA_OK);
+    CU_ASSERT_EQUAL(pa_config_validate(&c, err, sizeof err),
+                    PA_ERR_INVALID_INPUT_FORMAT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "callback_retry_initial_ms"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "callback_retry_max_ms"));
+    CU_ASSERT_EQUAL(pa_config_set(&c, "callback_retry_max_ms", "5000", err,
+                                  sizeof err), PA_OK);
+    CU_ASSERT_EQUAL(pa_config_validate(&c, err, sizeof err), PA_OK);
+    /* the sweep interval: 0 (off) or at least a second */
+    CU_ASSERT_EQUAL(pa_config_set(&c, "expiry_sweep_interval_ms", "999", err,
+                                  sizeof err), PA_OK);
+    CU_ASSERT_EQUAL(pa_config_validate(&c, err, sizeof err),
+                    PA_ERR_INVALID_INPUT_FORMAT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "expiry_sweep_interval_ms"));
+    CU_ASSERT_EQUAL(pa_config_set(&c, "expiry_sweep_interval_ms", "0", err,
+                                  sizeof err), PA_OK);
+    CU_ASSERT_EQUAL(pa_config_validate(&c, err, sizeof err), PA_OK);
+    CU_ASSERT_EQUAL(pa_config_set(&c, "expiry_sweep_interval_ms", "1000", err,
+                                  sizeof err), PA_OK);
+    CU_ASSERT_EQUAL(pa_config_validate(&c, err, sizeof err), PA_OK);
+    /* ranges are also checked on structs changed by hand */
+    c.callback_outbox_max = 0;
+    CU_ASSERT_EQUAL(pa_config_validate(&c, err, sizeof err),
+                    PA_ERR_INVALID_INPUT_FORMAT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "callback_outbox_max"));
+    c.callback_outbox_max = 10;
+    c.expiry_sweep_batch = 100001;
+    CU_ASSERT_EQUAL(pa_config_validate(&c, err, sizeof err),
+                    PA_ERR_INVALID_INPUT_FORMAT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "expiry_sweep_batch"));
+    c.expiry_sweep_batch = 1;
     CU_ASSERT_EQUAL(pa_config_validate(&c, err, sizeof err), PA_OK);
     pa_config_free(&c);
 }
