@@ -18,9 +18,18 @@
  * empty string, as the original reads it).  Truly missing elements are
  * tested by the Python suites, which write the XML themselves.
  *
+ * The suite "activation" plays the phone in-process with libpadevice
+ * (tools/padevice/device.h, only the client halves of the crypto layer):
+ * the device makes the layer-2 key-exchange request, verifies the
+ * activation signature with the master public key, reads the encrypted
+ * answer and decrypts the status blob, while every call goes over HTTP
+ * through the stubs; the expectations come from CRYPTO.md 6 and 7 and
+ * DATABASE.md 5.1 (history rows).
+ *
  * One gSOAP context per suite, made in the suite's init and freed in its
- * cleanup, so a FATAL assertion (which leaves the test function) leaks
- * nothing.  Tests of a suite run in order and share what they create.
+ * cleanup (with the suite's device), so a FATAL assertion (which leaves the
+ * test function) leaks nothing.  Tests of a suite run in order and share
+ * what they create.
  * The last line printed is "N passed, N failed" (tests).
  */
 #include <ctype.h>
@@ -40,6 +49,7 @@
 #include <openssl/obj_mac.h>
 
 #include "soapH.h"
+#include "tools/padevice/device.h"
 
 /* The client's own namespace table (gSOAP looks it up as `namespaces`). */
 struct Namespace namespaces[] = {
@@ -866,13 +876,805 @@ static void test_callbacks(void)
     CU_ASSERT_EQUAL(l.__sizecallbackUrlList, 1);
 }
 
+/* ---- suite activation --------------------------------------------------------- */
+
+/* The phone is libpadevice, in this process: it holds the device key pair
+ * and uses only the client halves of the crypto layer, while every request
+ * goes over HTTP through the stubs.  What the device reads back (the
+ * layer-2 answer, the status blob) shows that both sides agree on the keys
+ * (CRYPTO.md 6.3-6.6, 7).  The device lives in the suite, so a FATAL
+ * assertion leaks nothing: the suite's cleanup frees it. */
+
+static LONG64 act_app;
+static char act_app_name[64], act_key[64], act_secret[64], act_master[128];
+static pa_device *dev;
+static const char *OPS = "ops-desk";       /* externalUserId of the admin calls */
+static const char *NO_SUCH_ACTIVATION = "00000000-0000-4000-8000-000000000000";
+
+static int act_suite_clean(void)
+{
+    pa_device_free(dev);
+    dev = NULL;
+    return suite_clean();
+}
+
+/* A fresh device of the suite's application (the previous one is freed). */
+static void new_device(const char *protocol)
+{
+    pa_device_free(dev);
+    dev = NULL;
+    CU_ASSERT_EQUAL_FATAL(pa_device_new(protocol, act_key, act_secret, act_master, &dev), PA_OK);
+}
+
+static char *b64(const uint8_t *p, size_t n)
+{
+    char *s = soap_malloc(soap, PA_B64_ENCLEN(n) + 1);
+
+    pa_b64_encode(p, n, s);
+    return s;
+}
+
+/* Base64 into soap-managed memory; NULL when s is NULL or not Base64. */
+static uint8_t *unb64(const char *s, size_t *n)
+{
+    uint8_t *p;
+
+    *n = 0;
+    if (s == NULL)
+        return NULL;
+    p = soap_malloc(soap, PA_B64_DECMAX(strlen(s)) + 1);
+    return pa_b64_decode(s, p, n) == PA_OK ? p : NULL;
+}
+
+/* Both NULL, or equal strings; a mismatch is printed. */
+static int same(const char *what, const char *got, const char *want)
+{
+    if (got == NULL && want == NULL)
+        return 1;
+    if (got != NULL && want != NULL && strcmp(got, want) == 0)
+        return 1;
+    fprintf(stderr, "\n  %s: got %s%s%s, expected %s%s%s\n", what, got ? "\"" : "",
+            got ? got : "(absent)", got ? "\"" : "", want ? "\"" : "",
+            want ? want : "(absent)", want ? "\"" : "");
+    return 0;
+}
+#define SAME(what, got, want) CU_ASSERT(same((what), (got), (want)))
+
+static const char *status_name(const enum pa3__ActivationStatus *s)
+{
+    static const char *names[] = {"CREATED", "PENDING_COMMIT", "ACTIVE", "BLOCKED", "REMOVED"};
+
+    if (s == NULL)
+        return "(absent)";
+    return (unsigned)*s < 5 ? names[*s] : "?";
+}
+
+static int has_status(const char *what, const enum pa3__ActivationStatus *got,
+                      enum pa3__ActivationStatus want)
+{
+    if (got != NULL && *got == want)
+        return 1;
+    fprintf(stderr, "\n  %s: status %s, expected %s\n", what, status_name(got),
+            status_name(&want));
+    return 0;
+}
+#define STATUS(what, got, want) CU_ASSERT(has_status((what), (got), (want)))
+
+static int is_activation_code(const char *c)
+{
+    if (c == NULL || strlen(c) != 23)
+        return 0;
+    for (int i = 0; i < 23; i++)
+        if (i % 6 == 5 ? c[i] != '-' : !(isupper((unsigned char)c[i]) || (c[i] >= '2' && c[i] <= '7')))
+            return 0;
+    return 1;
+}
+
+static struct timeval *T(time_t sec)
+{
+    struct timeval *t = soap_malloc(soap, sizeof *t);
+
+    t->tv_sec = sec;
+    t->tv_usec = 0;
+    return t;
+}
+
+static void test_activation_app(void)
+{
+    struct _pa3__GetApplicationDetailRequest d = {NULL, NULL};
+    struct _pa3__GetApplicationDetailResponse dr;
+
+    snprintf(act_app_name, sizeof act_app_name, "%s-act-app", tag);
+    act_app = create_app(act_app_name);
+    d.applicationId = L(act_app);
+    CALL(GetApplicationDetail, &d, &dr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dr.masterPublicKey);
+    CU_ASSERT_FATAL(is_p256_point(dr.masterPublicKey));
+    CU_ASSERT_EQUAL_FATAL(dr.__sizeversions, 1);
+    CU_ASSERT_FATAL(dr.versions[0].applicationKey && dr.versions[0].applicationSecret);
+    snprintf(act_master, sizeof act_master, "%s", dr.masterPublicKey);
+    snprintf(act_key, sizeof act_key, "%s", dr.versions[0].applicationKey);
+    snprintf(act_secret, sizeof act_secret, "%s", dr.versions[0].applicationSecret);
+    CU_ASSERT_FATAL(strlen(act_master) + 1 < sizeof act_master);
+}
+
+/* InitActivation for user: checks the answer, and that the device accepts
+ * the activation signature with the master public key it embeds (4.4). */
+static struct _pa3__InitActivationResponse init_activation(const char *user)
+{
+    struct _pa3__InitActivationRequest req;
+    struct _pa3__InitActivationResponse resp;
+    uint8_t *sig;
+    size_t n;
+    int valid = -1;
+    char other[24];
+
+    memset(&req, 0, sizeof req);
+    req.userId = soap_strdup(soap, user);
+    req.applicationId = L(act_app);
+    CALL(InitActivation, &req, &resp);
+    CU_ASSERT_FATAL(is_uuid4(resp.activationId));
+    CU_ASSERT_FATAL(is_activation_code(resp.activationCode));
+    SAME("init userId", resp.userId, user);
+    CU_ASSERT(resp.applicationId != NULL && *resp.applicationId == act_app);
+    sig = unb64(resp.activationSignature, &n);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sig);
+    CU_ASSERT_EQUAL(pa_device_verify_activation_signature(dev, resp.activationCode, sig, n,
+                                                          &valid), PA_OK);
+    CU_ASSERT_EQUAL(valid, 1);
+    /* ... and only over this code */
+    snprintf(other, sizeof other, "%s", resp.activationCode);
+    other[0] = other[0] == 'A' ? 'B' : 'A';
+    CU_ASSERT_EQUAL(pa_device_verify_activation_signature(dev, other, sig, n, &valid), PA_OK);
+    CU_ASSERT_EQUAL(valid, 0);
+    return resp;
+}
+
+/* The device's layer-2 request as the four Base64 strings of the SOAP call
+ * (nonce NULL for 3.0: the optional element is left out).  The cryptogram
+ * is freed before any assertion can leave the test. */
+typedef struct { char *eph, *data, *mac, *nonce; } cryptogram_b64;
+
+static cryptogram_b64 activation_request(const pa_device_activation_opts *o)
+{
+    pa_ecies_cryptogram cg;
+    cryptogram_b64 c = {NULL, NULL, NULL, NULL};
+    pa_err e = pa_device_activation_request(dev, o, &cg);
+
+    if (e == PA_OK) {
+        c.eph = b64(cg.eph, cg.eph_len);
+        c.data = b64(cg.data, cg.data_len);
+        c.mac = b64(cg.mac, sizeof cg.mac);
+        c.nonce = cg.has_nonce ? b64(cg.nonce, sizeof cg.nonce) : NULL;
+        CU_ASSERT_EQUAL(cg.eph_len, o->compressed_eph ? 33 : 65);
+        CU_ASSERT_EQUAL(cg.has_nonce, dev->protocol == PA_DEVICE_P31);
+    }
+    pa_ecies_cryptogram_free(&cg);
+    CU_ASSERT_EQUAL_FATAL(e, PA_OK);
+    return c;
+}
+
+/* The device reads the encrypted layer-2 answer; its activation id must be
+ * the server's. */
+static void read_activation_answer(const char *data, const char *mac, const char *id)
+{
+    uint8_t *ct, *m;
+    size_t ct_len, mac_len;
+    pa_err e;
+
+    ct = unb64(data, &ct_len);
+    m = unb64(mac, &mac_len);
+    CU_ASSERT_FATAL(ct != NULL && ct_len > 0 && ct_len % 16 == 0);
+    CU_ASSERT_FATAL(m != NULL && mac_len == 32);
+    e = pa_device_activation_response(dev, ct, ct_len, m, mac_len);
+    if (e != PA_OK)
+        fprintf(stderr, "\n  device cannot read the layer-2 answer: %s\n", pa_err_name(e));
+    CU_ASSERT_EQUAL_FATAL(e, PA_OK);
+    CU_ASSERT_EQUAL(dev->version, 3);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dev->activation_id);
+    SAME("layer-2 activationId", dev->activation_id, id);
+    CU_ASSERT(dev->has_ctr_data);
+    CU_ASSERT_PTR_NULL(dev->recovery_code);     /* recovery is not enabled */
+}
+
+/* What GetActivationStatus must say besides the status. */
+typedef struct {
+    const char *id, *user, *name, *platform, *device_info, *extras, *blocked;
+    enum pa3__ActivationOtpValidation otp_mode;
+    int failed, max_failed;
+} expect_activation;
+
+/* timestampLastChange of the last check_status: the time of the newest
+ * history row (DATABASE.md 5.1). */
+static struct timeval last_change;
+
+/* GetActivationStatus of an activation that has a device key: the answer's
+ * fields, then the device decrypts the blob (with its challenge, or the
+ * zero-IV variant without) and compares status, versions, counters and the
+ * counter hash (7.1-7.5), and the fingerprint (6.6). */
+static void check_status(const expect_activation *x, enum pa3__ActivationStatus want,
+                         int with_challenge)
+{
+    static const uint8_t blob_status[] = {1, 2, 3, 4, 5};   /* 6.1, by enum order */
+    struct _pa3__GetActivationStatusRequest req;
+    struct _pa3__GetActivationStatusResponse resp;
+    uint8_t ch[PA_STATUS_CHALLENGE_LEN], *blob, *nonce = NULL;
+    size_t blob_len, nonce_len = 0;
+    char fp[PA_FINGERPRINT_BUF];
+    pa_device_status st;
+    pa_err e;
+
+    req.activationId = soap_strdup(soap, x->id);
+    req.challenge = NULL;
+    if (with_challenge) {
+        CU_ASSERT_EQUAL_FATAL(pa_device_status_challenge(dev, ch), PA_OK);
+        req.challenge = b64(ch, sizeof ch);
+    }
+    CALL(GetActivationStatus, &req, &resp);
+    SAME("status activationId", resp.activationId, x->id);
+    STATUS("GetActivationStatus", resp.activationStatus, want);
+    CU_ASSERT(resp.activationOtpValidation != NULL && *resp.activationOtpValidation == x->otp_mode);
+    SAME("status userId", resp.userId, x->user);
+    CU_ASSERT(resp.applicationId != NULL && *resp.applicationId == act_app);
+    SAME("status activationName", resp.activationName, x->name);
+    SAME("status platform", resp.platform, x->platform);
+    SAME("status deviceInfo", resp.deviceInfo, x->device_info);
+    SAME("status extras", resp.extras, x->extras);
+    SAME("status blockedReason", resp.blockedReason, x->blocked);
+    CU_ASSERT(resp.version != NULL && *resp.version == 3);
+    CU_ASSERT(resp.timestampCreated != NULL && resp.timestampLastUsed != NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(resp.timestampLastChange);
+    last_change = *resp.timestampLastChange;
+    /* code and signature only while CREATED (7.6) */
+    CU_ASSERT_PTR_NULL(resp.activationCode);
+    CU_ASSERT_PTR_NULL(resp.activationSignature);
+    CU_ASSERT_EQUAL_FATAL(pa_device_fingerprint(dev, fp), PA_OK);
+    SAME("devicePublicKeyFingerprint", resp.devicePublicKeyFingerprint, fp);
+
+    blob = unb64(resp.encryptedStatusBlob, &blob_len);
+    CU_ASSERT_FATAL(blob != NULL && blob_len == PA_STATUS_BLOB_LEN);
+    if (with_challenge) {
+        nonce = unb64(resp.encryptedStatusBlobNonce, &nonce_len);
+        CU_ASSERT_FATAL(nonce != NULL && nonce_len == PA_STATUS_NONCE_LEN);
+    } else {
+        CU_ASSERT_PTR_NULL_FATAL(resp.encryptedStatusBlobNonce);
+    }
+    e = pa_device_status_decrypt(dev, blob, nonce, NULL, 0, &st);
+    if (e != PA_OK)
+        fprintf(stderr, "\n  device cannot decrypt the status blob: %s\n", pa_err_name(e));
+    CU_ASSERT_EQUAL_FATAL(e, PA_OK);
+    CU_ASSERT_EQUAL(st.f.status, blob_status[want]);
+    if (st.f.status != blob_status[want])
+        fprintf(stderr, "\n  blob status %u, expected %s\n", st.f.status, status_name(&want));
+    CU_ASSERT_EQUAL(st.f.current_version, 3);
+    CU_ASSERT_EQUAL(st.f.upgrade_version, 3);
+    CU_ASSERT_EQUAL(st.f.failed_attempts, x->failed);
+    CU_ASSERT_EQUAL(st.f.max_failed_attempts, x->max_failed);
+    if (with_challenge) {
+        /* the real counter fields: no signature yet, so counter 0 and the
+         * server expects exactly the device's ctrData */
+        CU_ASSERT_EQUAL(st.f.ctr_byte, 0);
+        CU_ASSERT_EQUAL(st.f.ctr_look_ahead, 20);
+        CU_ASSERT(st.hash_checked);
+        CU_ASSERT(st.hash_matches);
+        CU_ASSERT_EQUAL(st.distance, 0);
+        /* the nonce is fresh: another challenge's IV does not open it */
+        CU_ASSERT_FATAL(pa_device_status_challenge(dev, ch) == PA_OK);
+        CU_ASSERT_EQUAL(pa_device_status_decrypt(dev, blob, nonce, NULL, 0, &st),
+                        PA_ERR_DECRYPTION_FAILED);
+    } else {
+        CU_ASSERT(!st.hash_checked);
+    }
+}
+
+/* One expected ActivationHistory row. */
+typedef struct {
+    enum pa3__ActivationStatus status;
+    const char *reason, *external;
+} history_row;
+
+/* ActivationHistory of id must be exactly want (newest first); the newest
+ * row was written at the timestampLastChange the last check_status saw. */
+static void check_history(const char *id, const history_row *want, int n)
+{
+    struct _pa3__ActivationHistoryRequest req;
+    struct _pa3__ActivationHistoryResponse resp;
+    time_t now = time(NULL);
+
+    /* a day either way: the window must not depend on the server's zone */
+    req.activationId = soap_strdup(soap, id);
+    req.timestampFrom = T(now - 86400);
+    req.timestampTo = T(now + 86400);
+    CALL(ActivationHistory, &req, &resp);
+    if (resp.__sizeitems != n)
+        fprintf(stderr, "\n  ActivationHistory: %d rows, expected %d\n", resp.__sizeitems, n);
+    CU_ASSERT_EQUAL_FATAL(resp.__sizeitems, n);
+    for (int i = 0; i < n; i++) {
+        const struct _pa3__ActivationHistoryResponse_items *it = &resp.items[i];
+        char what[64];
+
+        snprintf(what, sizeof what, "history row %d", i);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(it->id);
+        CU_ASSERT(*it->id > 0);
+        SAME(what, it->activationId, id);
+        STATUS(what, it->activationStatus, want[i].status);
+        snprintf(what, sizeof what, "history row %d eventReason", i);
+        SAME(what, it->eventReason, want[i].reason);
+        snprintf(what, sizeof what, "history row %d externalUserId", i);
+        SAME(what, it->externalUserId, want[i].external);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(it->timestampCreated);
+        if (i > 0) {    /* newest first, ties by id descending (5.11) */
+            const struct timeval *a = it->timestampCreated, *b = resp.items[i - 1].timestampCreated;
+
+            CU_ASSERT(*it->id < *resp.items[i - 1].id);
+            CU_ASSERT(a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_usec <= b->tv_usec));
+        }
+    }
+    if (n > 0) {
+        const struct timeval *t = resp.items[0].timestampCreated;
+
+        CU_ASSERT(t->tv_sec == last_change.tv_sec && t->tv_usec == last_change.tv_usec);
+        if (t->tv_sec != last_change.tv_sec || t->tv_usec != last_change.tv_usec)
+            fprintf(stderr, "\n  newest history row at %ld.%06ld, timestampLastChange %ld.%06ld\n",
+                    (long)t->tv_sec, (long)t->tv_usec, (long)last_change.tv_sec,
+                    (long)last_change.tv_usec);
+    }
+    /* a window that ends before the activation existed holds nothing */
+    req.timestampFrom = T(now - 3 * 86400);
+    req.timestampTo = T(now - 2 * 86400);
+    CALL(ActivationHistory, &req, &resp);
+    CU_ASSERT_EQUAL(resp.__sizeitems, 0);
+}
+
+/* GetActivationListForUser and LookupActivations: the user's one
+ * activation, with the fields GetActivationStatus showed. */
+#define CHECK_LISTED(a, x, want)                                                 \
+    do {                                                                         \
+        SAME("listed activationId", (a)->activationId, (x)->id);               \
+        STATUS("listed", (a)->activationStatus, (want));                        \
+        SAME("listed userId", (a)->userId, (x)->user);                         \
+        SAME("listed activationName", (a)->activationName, (x)->name);         \
+        SAME("listed platform", (a)->platform, (x)->platform);                 \
+        SAME("listed deviceInfo", (a)->deviceInfo, (x)->device_info);          \
+        SAME("listed extras", (a)->extras, (x)->extras);                       \
+        SAME("listed blockedReason", (a)->blockedReason, (x)->blocked);        \
+        SAME("listed applicationName", (a)->applicationName, act_app_name);    \
+        CU_ASSERT((a)->applicationId != NULL && *(a)->applicationId == act_app); \
+        CU_ASSERT((a)->version != NULL && *(a)->version == 3);                 \
+        CU_ASSERT((a)->timestampCreated != NULL && (a)->timestampLastUsed != NULL); \
+    } while (0)
+
+static void check_lists(const expect_activation *x, enum pa3__ActivationStatus want)
+{
+    struct _pa3__GetActivationListForUserRequest lr;
+    struct _pa3__GetActivationListForUserResponse l;
+    struct _pa3__LookupActivationsRequest q;
+    struct _pa3__LookupActivationsResponse r;
+    enum pa3__ActivationStatus *filter = soap_malloc(soap, sizeof *filter);
+    char **users = soap_malloc(soap, sizeof *users);
+    LONG64 *apps = soap_malloc(soap, 2 * sizeof *apps);
+
+    lr.userId = soap_strdup(soap, x->user);
+    lr.applicationId = L(act_app);
+    CALL(GetActivationListForUser, &lr, &l);
+    SAME("list userId", l.userId, x->user);
+    CU_ASSERT_EQUAL_FATAL(l.__sizeactivations, 1);
+    CHECK_LISTED(&l.activations[0], x, want);
+    lr.applicationId = NULL;            /* optional: every application */
+    CALL(GetActivationListForUser, &lr, &l);
+    CU_ASSERT_EQUAL_FATAL(l.__sizeactivations, 1);
+    SAME("list (any app)", l.activations[0].activationId, x->id);
+    lr.applicationId = L(app2);         /* another application: none */
+    CALL(GetActivationListForUser, &lr, &l);
+    CU_ASSERT_EQUAL(l.__sizeactivations, 0);
+
+    memset(&q, 0, sizeof q);
+    users[0] = soap_strdup(soap, x->user);
+    apps[0] = app2;
+    apps[1] = act_app;
+    q.__sizeuserIds = 1;
+    q.userIds = users;
+    q.__sizeapplicationIds = 2;
+    q.applicationIds = apps;
+    CALL(LookupActivations, &q, &r);
+    CU_ASSERT_EQUAL_FATAL(r.__sizeactivations, 1);
+    CHECK_LISTED(&r.activations[0], x, want);
+    *filter = want;
+    q.activationStatus = filter;
+    CALL(LookupActivations, &q, &r);
+    CU_ASSERT_EQUAL_FATAL(r.__sizeactivations, 1);
+    SAME("lookup by status", r.activations[0].activationId, x->id);
+    *filter = want == pa3__ActivationStatus__BLOCKED ? pa3__ActivationStatus__ACTIVE
+                                                     : pa3__ActivationStatus__BLOCKED;
+    CALL(LookupActivations, &q, &r);
+    CU_ASSERT_EQUAL(r.__sizeactivations, 0);
+    q.activationStatus = NULL;
+    q.__sizeapplicationIds = 1;         /* only app2 */
+    CALL(LookupActivations, &q, &r);
+    CU_ASSERT_EQUAL(r.__sizeactivations, 0);
+}
+
+static void commit(const char *id, const char *otp)
+{
+    struct _pa3__CommitActivationRequest req = {soap_strdup(soap, id), (char *)OPS,
+                                                otp ? soap_strdup(soap, otp) : NULL};
+    struct _pa3__CommitActivationResponse resp;
+
+    CALL(CommitActivation, &req, &resp);
+    SAME("commit activationId", resp.activationId, id);
+    CU_ASSERT(is_true(resp.activated));
+}
+
+/* The whole life of a code activation (6.2-6.6, 7), one SDK generation:
+ * 3.1 with compressed keys and the status challenge, or 3.0 with the
+ * uncompressed ephemeral key (no ECIES nonce), which also asks for the
+ * status the old way (zero IV, no challenge). */
+static void lifecycle(const char *protocol, int compressed)
+{
+    pa_device_activation_opts o;
+    struct _pa3__InitActivationResponse init;
+    struct _pa3__PrepareActivationRequest pq;
+    struct _pa3__PrepareActivationResponse pr;
+    struct _pa3__GetActivationStatusRequest sq;
+    struct _pa3__GetActivationStatusResponse sr;
+    struct _pa3__BlockActivationRequest bq;
+    struct _pa3__BlockActivationResponse br;
+    struct _pa3__UnblockActivationRequest uq;
+    struct _pa3__UnblockActivationResponse ur;
+    struct _pa3__RemoveActivationRequest rq;
+    struct _pa3__RemoveActivationResponse rr;
+    expect_activation x;
+    cryptogram_b64 c;
+    char user[64], reason[64];
+    uint8_t ch[PA_STATUS_CHALLENGE_LEN], *sig;
+    size_t n;
+    int valid = -1, v31 = strcmp(protocol, "3.1") == 0;
+
+    new_device(protocol);
+    snprintf(user, sizeof user, "%s-user-%s", tag, protocol);
+    /* 3.1 blocks with a reason, 3.0 without one: NOT_SPECIFIED (DATABASE.md 3) */
+    snprintf(reason, sizeof reason, "%s", v31 ? "LOST_PHONE <31> & co" : "NOT_SPECIFIED");
+    init = init_activation(user);
+    memset(&x, 0, sizeof x);
+    x.id = init.activationId;
+    x.user = user;
+    x.otp_mode = pa3__ActivationOtpValidation__NONE;
+    x.max_failed = 5;
+
+    /* CREATED: code and a fresh signature, random blob, no fingerprint */
+    sq.activationId = init.activationId;
+    CU_ASSERT_EQUAL_FATAL(pa_device_status_challenge(dev, ch), PA_OK);
+    sq.challenge = b64(ch, sizeof ch);
+    CALL(GetActivationStatus, &sq, &sr);
+    STATUS("status while CREATED", sr.activationStatus, pa3__ActivationStatus__CREATED);
+    SAME("status activationCode", sr.activationCode, init.activationCode);
+    sig = unb64(sr.activationSignature, &n);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sig);
+    CU_ASSERT_EQUAL(pa_device_verify_activation_signature(dev, init.activationCode, sig, n,
+                                                          &valid), PA_OK);
+    CU_ASSERT_EQUAL(valid, 1);
+    CU_ASSERT_PTR_NULL(sr.devicePublicKeyFingerprint);
+    CU_ASSERT_EQUAL(b64len(sr.encryptedStatusBlob), 32);
+    CU_ASSERT_EQUAL(b64len(sr.encryptedStatusBlobNonce), 16);
+
+    /* key exchange */
+    memset(&o, 0, sizeof o);
+    o.compressed_eph = compressed;
+    o.compressed_device_key = compressed;
+    if (v31) {
+        o.name = "Jana's phone <3.1> & co";
+        o.platform = "Android";                 /* stored lower-cased */
+        o.device_info = "Pixel 7 \xc4\x8d";
+        o.extras = "{\"k\":\"v\"}";
+        x.name = o.name;
+        x.platform = "android";
+        x.device_info = o.device_info;
+        x.extras = o.extras;
+    } else {
+        o.name = "old SDK";
+        x.name = o.name;
+        x.platform = "unknown";                 /* no platform sent */
+    }
+    c = activation_request(&o);
+    pq.activationCode = init.activationCode;
+    pq.applicationKey = act_key;
+    pq.ephemeralPublicKey = c.eph;
+    pq.encryptedData = c.data;
+    pq.mac = c.mac;
+    pq.nonce = c.nonce;
+    CALL(PrepareActivation, &pq, &pr);
+    SAME("prepare activationId", pr.activationId, init.activationId);
+    SAME("prepare userId", pr.userId, user);
+    STATUS("PrepareActivation", pr.activationStatus, pa3__ActivationStatus__PENDING_USCORECOMMIT);
+    read_activation_answer(pr.encryptedData, pr.mac, init.activationId);
+
+    check_status(&x, pa3__ActivationStatus__PENDING_USCORECOMMIT, 1);
+    if (!v31)
+        check_status(&x, pa3__ActivationStatus__PENDING_USCORECOMMIT, 0);
+
+    commit(init.activationId, NULL);
+    check_status(&x, pa3__ActivationStatus__ACTIVE, 1);
+
+    bq.activationId = init.activationId;
+    bq.reason = v31 ? reason : NULL;        /* optional: left out */
+    bq.externalUserId = (char *)OPS;
+    CALL(BlockActivation, &bq, &br);
+    SAME("block activationId", br.activationId, init.activationId);
+    STATUS("BlockActivation", br.activationStatus, pa3__ActivationStatus__BLOCKED);
+    SAME("block blockedReason", br.blockedReason, reason);
+    x.blocked = reason;
+    /* blocked again: no write, the stored reason, not the request's (5.1) */
+    bq.reason = "SECOND_REASON";
+    CALL(BlockActivation, &bq, &br);
+    STATUS("BlockActivation again", br.activationStatus, pa3__ActivationStatus__BLOCKED);
+    SAME("block again blockedReason", br.blockedReason, reason);
+    check_status(&x, pa3__ActivationStatus__BLOCKED, v31);
+    check_lists(&x, pa3__ActivationStatus__BLOCKED);
+
+    uq.activationId = init.activationId;
+    uq.externalUserId = (char *)OPS;
+    CALL(UnblockActivation, &uq, &ur);
+    SAME("unblock activationId", ur.activationId, init.activationId);
+    STATUS("UnblockActivation", ur.activationStatus, pa3__ActivationStatus__ACTIVE);
+    CALL(UnblockActivation, &uq, &ur);          /* ACTIVE: no write */
+    STATUS("UnblockActivation again", ur.activationStatus, pa3__ActivationStatus__ACTIVE);
+    x.blocked = NULL;                           /* Unblock clears it */
+    check_status(&x, pa3__ActivationStatus__ACTIVE, 1);
+
+    {
+        const history_row h[] = {
+            {pa3__ActivationStatus__ACTIVE, NULL, OPS},
+            {pa3__ActivationStatus__BLOCKED, reason, OPS},
+            {pa3__ActivationStatus__ACTIVE, NULL, OPS},
+            {pa3__ActivationStatus__PENDING_USCORECOMMIT, NULL, NULL},
+            {pa3__ActivationStatus__CREATED, NULL, NULL},
+        };
+        check_history(init.activationId, h, 5);
+    }
+    check_lists(&x, pa3__ActivationStatus__ACTIVE);
+
+    rq.activationId = init.activationId;
+    rq.externalUserId = (char *)OPS;
+    rq.revokeRecoveryCodes = NULL;
+    CALL(RemoveActivation, &rq, &rr);
+    SAME("remove activationId", rr.activationId, init.activationId);
+    CU_ASSERT(is_true(rr.removed));
+    if (!v31) {     /* again: still removed, and logged every time (5.12) */
+        rq.externalUserId = "ops-2";
+        CALL(RemoveActivation, &rq, &rr);
+        CU_ASSERT(is_true(rr.removed));
+    }
+    /* the device key stays: a real blob saying REMOVED */
+    check_status(&x, pa3__ActivationStatus__REMOVED, 1);
+    check_lists(&x, pa3__ActivationStatus__REMOVED);
+    if (!v31) {
+        const history_row h[] = {
+            {pa3__ActivationStatus__REMOVED, NULL, "ops-2"},
+            {pa3__ActivationStatus__REMOVED, NULL, OPS},
+            {pa3__ActivationStatus__ACTIVE, NULL, OPS},
+            {pa3__ActivationStatus__BLOCKED, reason, OPS},
+            {pa3__ActivationStatus__ACTIVE, NULL, OPS},
+            {pa3__ActivationStatus__PENDING_USCORECOMMIT, NULL, NULL},
+            {pa3__ActivationStatus__CREATED, NULL, NULL},
+        };
+        check_history(init.activationId, h, 7);
+    } else {
+        const history_row h[] = {
+            {pa3__ActivationStatus__REMOVED, NULL, OPS},
+            {pa3__ActivationStatus__ACTIVE, NULL, OPS},
+            {pa3__ActivationStatus__BLOCKED, reason, OPS},
+            {pa3__ActivationStatus__ACTIVE, NULL, OPS},
+            {pa3__ActivationStatus__PENDING_USCORECOMMIT, NULL, NULL},
+            {pa3__ActivationStatus__CREATED, NULL, NULL},
+        };
+        check_history(init.activationId, h, 6);
+    }
+}
+
+static void test_activation_v31(void) { lifecycle("3.1", 1); }
+static void test_activation_v30(void) { lifecycle("3.0", 0); }
+
+/* CreateActivation (6.4): init and key exchange in one call, with an
+ * activation OTP checked at commit (6.5) and a failure limit of its own;
+ * a wrong OTP at commit, UpdateActivationOtp, the commit with the new OTP,
+ * then UpdateStatusForActivations. */
+static void test_custom_activation(void)
+{
+    pa_device_activation_opts o;
+    struct _pa3__CreateActivationRequest cq;
+    struct _pa3__CreateActivationResponse cr;
+    struct _pa3__UpdateActivationOtpRequest oq;
+    struct _pa3__UpdateActivationOtpResponse or_;
+    struct _pa3__UpdateStatusForActivationsRequest uq;
+    struct _pa3__UpdateStatusForActivationsResponse ur;
+    enum pa3__ActivationStatus *blocked = soap_malloc(soap, sizeof *blocked);
+    expect_activation x;
+    cryptogram_b64 c;
+    char user[64];
+
+    new_device("3.1");
+    snprintf(user, sizeof user, "%s-user-custom", tag);
+    memset(&o, 0, sizeof o);
+    o.compressed_eph = 1;
+    o.name = "custom";
+    o.platform = "iOS";
+    o.otp = "ignored-by-CreateActivation";     /* 6.4 step 3 */
+    c = activation_request(&o);
+
+    memset(&cq, 0, sizeof cq);
+    cq.userId = user;
+    cq.maxFailureCount = L(3);
+    cq.applicationKey = act_key;
+    cq.ephemeralPublicKey = c.eph;
+    cq.encryptedData = c.data;
+    cq.mac = c.mac;
+    cq.nonce = c.nonce;
+    cq.activationOtp = "1234";
+    CALL(CreateActivation, &cq, &cr);
+    CU_ASSERT_FATAL(is_uuid4(cr.activationId));
+    read_activation_answer(cr.encryptedData, cr.mac, cr.activationId);
+
+    memset(&x, 0, sizeof x);
+    x.id = cr.activationId;
+    x.user = user;
+    x.name = "custom";
+    x.platform = "ios";
+    x.otp_mode = pa3__ActivationOtpValidation__ON_USCORECOMMIT;
+    x.max_failed = 3;
+    check_status(&x, pa3__ActivationStatus__PENDING_USCORECOMMIT, 1);
+
+    /* a wrong OTP: ERR0031, one failed attempt, persisted (6.5, 5.5) */
+    {
+        struct _pa3__CommitActivationRequest mq = {cr.activationId, (char *)OPS, "0000"};
+        struct _pa3__CommitActivationResponse mr;
+
+        FAULT(CommitActivation, &mq, &mr, "ERR0031");
+    }
+    x.failed = 1;
+    check_status(&x, pa3__ActivationStatus__PENDING_USCORECOMMIT, 1);
+    x.failed = 0;           /* the right OTP resets the count (6.5 step 4) */
+
+    oq.activationId = cr.activationId;
+    oq.externalUserId = (char *)OPS;
+    oq.activationOtp = "98765";
+    CALL(UpdateActivationOtp, &oq, &or_);
+    SAME("UpdateActivationOtp activationId", or_.activationId, cr.activationId);
+    CU_ASSERT(is_true(or_.updated));
+    commit(cr.activationId, "98765");
+    check_status(&x, pa3__ActivationStatus__ACTIVE, 1);
+
+    *blocked = pa3__ActivationStatus__BLOCKED;
+    uq.__sizeactivationIds = 1;
+    uq.activationIds = soap_malloc(soap, sizeof(char *));
+    uq.activationIds[0] = cr.activationId;
+    uq.activationStatus = blocked;
+    CALL(UpdateStatusForActivations, &uq, &ur);
+    CU_ASSERT(is_true(ur.updated));
+    check_status(&x, pa3__ActivationStatus__BLOCKED, 1);    /* no reason stored */
+    check_lists(&x, pa3__ActivationStatus__BLOCKED);
+    {
+        const history_row h[] = {
+            {pa3__ActivationStatus__BLOCKED, NULL, NULL},
+            {pa3__ActivationStatus__ACTIVE, NULL, OPS},
+            {pa3__ActivationStatus__PENDING_USCORECOMMIT, "OTP_VALUE_UPDATE", OPS},
+            {pa3__ActivationStatus__PENDING_USCORECOMMIT, "OTP_FAILED_ATTEMPT", OPS},
+            {pa3__ActivationStatus__PENDING_USCORECOMMIT, NULL, NULL},
+            {pa3__ActivationStatus__CREATED, NULL, NULL},
+        };
+        check_history(cr.activationId, h, 6);
+    }
+}
+
+/* Faults through this client (Server faults with the catalogue's text). */
+static void test_activation_faults(void)
+{
+    pa_device_activation_opts o;
+    struct _pa3__InitActivationResponse init;
+    struct _pa3__PrepareActivationRequest pq;
+    struct _pa3__PrepareActivationResponse pr;
+    struct _pa3__CommitActivationRequest mq = {(char *)NO_SUCH_ACTIVATION, NULL, NULL};
+    struct _pa3__CommitActivationResponse mr;
+    struct _pa3__BlockActivationRequest bq;
+    struct _pa3__BlockActivationResponse br;
+    struct _pa3__GetActivationStatusRequest sq;
+    struct _pa3__GetActivationStatusResponse sr;
+    cryptogram_b64 c;
+    uint8_t *mac, ch[PA_STATUS_CHALLENGE_LEN];
+    size_t n;
+    char user[64];
+
+    new_device("3.1");
+    snprintf(user, sizeof user, "%s-user-faults", tag);
+    init = init_activation(user);
+
+    /* BlockActivation needs ACTIVE (or BLOCKED): CREATED is ERR0008 */
+    bq.activationId = init.activationId;
+    bq.reason = "NOPE";
+    bq.externalUserId = NULL;
+    FAULT(BlockActivation, &bq, &br, "ERR0008");
+
+    /* a MAC that does not match: ERR0018 (6.3 step 3), nothing changes */
+    memset(&o, 0, sizeof o);
+    o.compressed_eph = 1;
+    c = activation_request(&o);
+    mac = unb64(c.mac, &n);
+    CU_ASSERT_FATAL(mac != NULL && n == 32);
+    mac[7] ^= 0x01;
+    pq.activationCode = init.activationCode;
+    pq.applicationKey = act_key;
+    pq.ephemeralPublicKey = c.eph;
+    pq.encryptedData = c.data;
+    pq.mac = b64(mac, n);
+    pq.nonce = c.nonce;
+    FAULT(PrepareActivation, &pq, &pr, "ERR0018");
+    sq.activationId = init.activationId;
+    sq.challenge = NULL;
+    CALL(GetActivationStatus, &sq, &sr);
+    STATUS("after a bad MAC", sr.activationStatus, pa3__ActivationStatus__CREATED);
+    /* the untouched request still works: the code was not used up */
+    pq.mac = c.mac;
+    CALL(PrepareActivation, &pq, &pr);
+    STATUS("PrepareActivation after the bad MAC", pr.activationStatus,
+           pa3__ActivationStatus__PENDING_USCORECOMMIT);
+    read_activation_answer(pr.encryptedData, pr.mac, init.activationId);
+    FAULT(BlockActivation, &bq, &br, "ERR0008");            /* PENDING_COMMIT */
+    /* the code is no longer in CREATED: ERR0009 (6.3 step 5) */
+    c = activation_request(&o);
+    pq.ephemeralPublicKey = c.eph;
+    pq.encryptedData = c.data;
+    pq.mac = c.mac;
+    pq.nonce = c.nonce;
+    FAULT(PrepareActivation, &pq, &pr, "ERR0009");
+
+    /* unknown activation */
+    FAULT(CommitActivation, &mq, &mr, "ERR0009");
+    /* ... whose status is not a fault: REMOVED with placeholders (7.6) */
+    sq.activationId = (char *)NO_SUCH_ACTIVATION;
+    CU_ASSERT_EQUAL_FATAL(pa_device_status_challenge(dev, ch), PA_OK);
+    sq.challenge = b64(ch, sizeof ch);
+    CALL(GetActivationStatus, &sq, &sr);
+    SAME("unknown activationId", sr.activationId, NO_SUCH_ACTIVATION);
+    STATUS("unknown activation", sr.activationStatus, pa3__ActivationStatus__REMOVED);
+    SAME("unknown userId", sr.userId, "unknown");
+    CU_ASSERT(sr.applicationId != NULL && *sr.applicationId == 0);
+    CU_ASSERT(sr.version != NULL && *sr.version == 0);
+    CU_ASSERT_EQUAL(b64len(sr.encryptedStatusBlob), 32);
+    CU_ASSERT_EQUAL(b64len(sr.encryptedStatusBlobNonce), 16);
+    CU_ASSERT_PTR_NULL(sr.devicePublicKeyFingerprint);
+    CU_ASSERT_PTR_NULL(sr.activationCode);
+
+    /* removed while CREATED: no device key, so a random blob and no nonce
+     * even though a challenge was sent (7.6) */
+    new_device("3.1");
+    init = init_activation(user);
+    {
+        struct _pa3__RemoveActivationRequest rq = {init.activationId, NULL, NULL};
+        struct _pa3__RemoveActivationResponse rr;
+
+        CALL(RemoveActivation, &rq, &rr);
+        CU_ASSERT(is_true(rr.removed));
+    }
+    sq.activationId = init.activationId;
+    CALL(GetActivationStatus, &sq, &sr);
+    STATUS("removed while CREATED", sr.activationStatus, pa3__ActivationStatus__REMOVED);
+    SAME("removed while CREATED userId", sr.userId, user);
+    CU_ASSERT_EQUAL(b64len(sr.encryptedStatusBlob), 32);
+    CU_ASSERT_PTR_NULL(sr.encryptedStatusBlobNonce);
+    CU_ASSERT_PTR_NULL(sr.devicePublicKeyFingerprint);
+    CU_ASSERT_PTR_NULL(sr.activationCode);
+    CU_ASSERT_PTR_NULL(sr.activationSignature);
+    /* removing does not make it blockable */
+    bq.activationId = init.activationId;
+    FAULT(BlockActivation, &bq, &br, "ERR0008");
+}
+
 /* ---- main ------------------------------------------------------------------- */
 
 typedef struct { const char *name; CU_TestFunc fn; } test_def;
 
-static int add_suite(const char *name, const test_def *tests)
+static int add_suite_with(const char *name, const test_def *tests, CU_CleanupFunc clean)
 {
-    CU_pSuite s = CU_add_suite(name, suite_init, suite_clean);
+    CU_pSuite s = CU_add_suite(name, suite_init, clean);
 
     if (s == NULL)
         return -1;
@@ -880,6 +1682,11 @@ static int add_suite(const char *name, const test_def *tests)
         if (CU_add_test(s, tests->name, tests->fn) == NULL)
             return -1;
     return 0;
+}
+
+static int add_suite(const char *name, const test_def *tests)
+{
+    return add_suite_with(name, tests, suite_clean);
 }
 
 int main(int argc, char **argv)
@@ -912,6 +1719,14 @@ int main(int argc, char **argv)
         {"Create/Get/RemoveCallbackUrl", test_callbacks},
         {NULL, NULL},
     };
+    static const test_def act_tests[] = {
+        {"application for activations", test_activation_app},
+        {"activation lifecycle 3.1, compressed keys", test_activation_v31},
+        {"activation lifecycle 3.0, uncompressed ephemeral key", test_activation_v30},
+        {"CreateActivation (custom) with OTP", test_custom_activation},
+        {"activation faults", test_activation_faults},
+        {NULL, NULL},
+    };
     unsigned run, failed, suites_failed;
 
     endpoint = argc > 1 ? argv[1] : getenv("PA_ITEST_ENDPOINT");
@@ -928,7 +1743,8 @@ int main(int argc, char **argv)
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
     if (add_suite("system", system_tests) || add_suite("applications", app_tests)
-        || add_suite("integrations", int_tests) || add_suite("callbacks", cb_tests)) {
+        || add_suite("integrations", int_tests) || add_suite("callbacks", cb_tests)
+        || add_suite_with("activation", act_tests, act_suite_clean)) {
         CU_cleanup_registry();
         free_catalogue();
         return 2;
