@@ -16,8 +16,13 @@
  * recovery can be enabled.
  */
 #include <ctype.h>
+#include <limits.h>
+#include <locale.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
+#include <wctype.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -193,14 +198,61 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-/* platform lower-cased, "unknown" when absent (DATABASE.md 2). */
+/* Lower-casing works on characters, as Java's toLowerCase does, in the
+ * C.UTF-8 locale made once and used per call through uselocale(): the
+ * process locale stays "C", which gSOAP's number formatting relies on. */
+static locale_t utf8_loc;
+static pthread_once_t utf8_once = PTHREAD_ONCE_INIT;
+
+static void make_utf8_locale(void)
+{
+    utf8_loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+}
+
+/* platform lower-cased, "unknown" when absent (DATABASE.md 2).  Bytes that
+ * are not UTF-8 are kept as they are. */
 static char *platform_of(const char *p)
 {
-    char *out = strdup(p ? p : "unknown");
-    char *c;
+    size_t n, i = 0, o = 0;
+    locale_t old;
+    mbstate_t st;
+    char *out;
 
-    for (c = out; c && *c; c++)
-        *c = (char)tolower((unsigned char)*c);
+    if (!p)
+        return strdup("unknown");
+    n = strlen(p);
+    /* A lower-case form never takes more than twice the bytes. */
+    if (!(out = malloc(2 * n + MB_LEN_MAX + 1)))
+        return NULL;
+    pthread_once(&utf8_once, make_utf8_locale);
+    if (!utf8_loc) {
+        for (; i < n; i++)
+            out[i] = (char)tolower((unsigned char)p[i]);
+        out[n] = '\0';
+        return out;
+    }
+    old = uselocale(utf8_loc);
+    memset(&st, 0, sizeof st);
+    while (i < n) {
+        wchar_t wc;
+        size_t k = mbrtowc(&wc, p + i, n - i, &st), w;
+
+        if (k == (size_t)-1 || k == (size_t)-2 || k == 0) {
+            out[o++] = p[i++];
+            memset(&st, 0, sizeof st);
+            continue;
+        }
+        w = wcrtomb(out + o, (wchar_t)towlower((wint_t)wc), &st);
+        if (w == (size_t)-1) {
+            memcpy(out + o, p + i, k);
+            w = k;
+            memset(&st, 0, sizeof st);
+        }
+        o += w;
+        i += k;
+    }
+    out[o] = '\0';
+    uselocale(old);
     return out;
 }
 
