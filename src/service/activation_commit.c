@@ -132,6 +132,22 @@ out:
     return e;
 }
 
+static pa_err precheck_update_otp(const pa_act_env *env, const char *id)
+{
+    pa_store_activation a = {0};
+    pa_err e = pa_act_load(env->store, OP_OTP, id, &a);
+
+    /* An expired row is left to the transaction, which expires it. */
+    if (e == PA_OK && !pa_lifecycle_is_expired(&a, pa_time_now_ms())) {
+        if (a.status != PA_STATUS_PENDING_COMMIT)
+            e = PA_ERR_ACTIVATION_INCORRECT_STATE;
+        else if (a.otp_validation == PA_OTP_ON_KEY_EXCHANGE)
+            e = PA_ERR_INVALID_ACTIVATION_OTP_MODE;
+    }
+    pa_store_activation_free(&a);
+    return e;
+}
+
 pa_err pa_activation_update_otp(const pa_act_env *env,
                                 const char *activation_id,
                                 const char *external_user_id, const char *otp)
@@ -142,6 +158,10 @@ pa_err pa_activation_update_otp(const pa_act_env *env,
 
     if (!activation_id || !otp || !otp[0])
         return PA_ERR_INVALID_REQUEST;
+    /* The cheap refusals first (repeated under the lock below), so an
+     * unknown id or a wrong state costs no Argon2 hash. */
+    if ((e = precheck_update_otp(env, activation_id)) != PA_OK)
+        return e;
     if ((e = pa_password_hash((const uint8_t *)otp, strlen(otp), &hash)) != PA_OK)
         return e;
     if ((e = pa_store_begin(env->store)) != PA_OK) {

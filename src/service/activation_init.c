@@ -22,23 +22,26 @@
 
 #define OP "InitActivation"
 
-/* Characters, not bytes: the original limits a Java string's length. */
-static size_t utf8_chars(const char *s)
+/* The length Java gives the string: UTF-16 units, so a character outside
+ * the Basic Multilingual Plane (a 4-byte UTF-8 sequence) counts twice. */
+static size_t java_length(const char *s)
 {
     size_t n = 0;
 
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xc0) != 0x80)
-            n++;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if ((c & 0xc0) != 0x80)
+            n += c >= 0xf0 ? 2 : 1;
+    }
     return n;
 }
 
-pa_err pa_act_init_check(const pa_act_init_req *req, char **otp_hash)
+pa_err pa_act_init_check(const pa_act_init_req *req)
 {
     int has_otp = req->otp && req->otp[0];
 
-    *otp_hash = NULL;
-    if (!req->user_id || !req->user_id[0] || utf8_chars(req->user_id) > 255)
+    if (!req->user_id || !req->user_id[0] || java_length(req->user_id) > 255)
         return PA_ERR_NO_USER_ID;
     if (req->application_id == 0)
         return PA_ERR_NO_APPLICATION_ID;
@@ -47,10 +50,15 @@ pa_err pa_act_init_check(const pa_act_init_req *req, char **otp_hash)
     if (req->otp_mode != PA_OTP_NONE && req->otp_mode != PA_OTP_ON_KEY_EXCHANGE
         && req->otp_mode != PA_OTP_ON_COMMIT)
         return PA_ERR_INVALID_REQUEST;
-    if (!has_otp)
+    return PA_OK;
+}
+
+pa_err pa_act_otp_hash(const char *otp, char **otp_hash)
+{
+    *otp_hash = NULL;
+    if (!otp || !otp[0])
         return PA_OK;
-    return pa_password_hash((const uint8_t *)req->otp, strlen(req->otp),
-                            otp_hash);
+    return pa_password_hash((const uint8_t *)otp, strlen(otp), otp_hash);
 }
 
 /* A new activation id nobody has (4.1, 5.9). */
@@ -181,7 +189,8 @@ pa_err pa_activation_init(const pa_act_env *env, const pa_act_init_req *req,
 
     memset(res, 0, sizeof *res);
     memset(&a, 0, sizeof a);
-    if ((e = pa_act_init_check(req, &otp_hash)) != PA_OK)
+    if ((e = pa_act_init_check(req)) != PA_OK
+        || (e = pa_act_otp_hash(req->otp, &otp_hash)) != PA_OK)
         return e;
     if ((e = pa_ec_generate(&server_key)) != PA_OK)
         goto out;

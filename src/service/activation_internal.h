@@ -67,9 +67,12 @@ pa_err pa_act_init_tx(const pa_act_env *env, const pa_act_init_req *req,
                       pa_store_activation *a, char **signature_b64,
                       int *queued);
 
-/* Validates the InitActivation inputs (6.2 steps 1-3) and hashes the OTP
- * when one is given (*otp_hash malloc'ed or NULL). */
-pa_err pa_act_init_check(const pa_act_init_req *req, char **otp_hash);
+/* Validates the InitActivation inputs (6.2 steps 1-3). */
+pa_err pa_act_init_check(const pa_act_init_req *req);
+
+/* The Argon2 hash of an OTP (*otp_hash malloc'ed; NULL for an absent or
+ * empty OTP).  ~100 ms of CPU: callers run every cheaper check first. */
+pa_err pa_act_otp_hash(const char *otp, char **otp_hash);
 
 /* ---- ECIES on the SOAP wire (CRYPTO.md 5.4, 5.5, 5.11) ------------------- */
 

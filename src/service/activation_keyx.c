@@ -504,7 +504,7 @@ pa_err pa_activation_create(const pa_act_env *env,
         .has_max_failures = req->has_max_failures,
         .max_failures = req->max_failures,
         .otp_mode = req->otp ? PA_OTP_ON_COMMIT : PA_OTP_NONE, .otp = req->otp};
-    if ((e = pa_act_init_check(&init, &otp_hash)) != PA_OK
+    if ((e = pa_act_init_check(&init)) != PA_OK
         || (e = pa_act_master_private(env->store, OP_CREATE, v.application_id,
                                       &master, &keypair_id)) != PA_OK
         || (e = layer2_open(master, v.application_secret, &req->c, &ctx, &l))
@@ -516,7 +516,8 @@ pa_err pa_activation_create(const pa_act_env *env,
         goto out;
     }
     l.activation_otp = NULL;
-    if ((e = pa_ec_generate(&server_key)) != PA_OK)
+    if ((e = pa_act_otp_hash(req->otp, &otp_hash)) != PA_OK
+        || (e = pa_ec_generate(&server_key)) != PA_OK)
         goto out;
     if ((e = pa_store_begin(env->store)) != PA_OK) {
         e = pa_act_store_failed(OP_CREATE, e);
