@@ -207,6 +207,8 @@ pa_err pa_store_open(const char *path, const pa_store_options *opt,
         pa_sq_set_error("open: out of memory");
         return PA_ERR_UNKNOWN_ERROR;
     }
+    s->busy_ms = opt && opt->busy_timeout_ms > 0 ? opt->busy_timeout_ms
+                                                 : PA_STORE_BUSY_TIMEOUT_DEFAULT_MS;
     if ((e = pa_sq_connect(path, opt, 0, &s->db)) == PA_OK &&
         (e = pa_sq_read_version(s->db, &version)) == PA_OK &&
         version != pa_store_schema_latest()) {
@@ -221,8 +223,18 @@ pa_err pa_store_open(const char *path, const pa_store_options *opt,
         pa_store_close(s);
         return e;
     }
+    s->gate = pa_sq_gate_get(path);
     *out = s;
     return PA_OK;
+}
+
+/* Leaves the writer gate once the connection's transaction has ended. */
+static void gate_release(pa_store *s)
+{
+    if (s->in_gate && sqlite3_get_autocommit(s->db)) {
+        s->in_gate = 0;
+        pa_sq_gate_leave(s->gate);
+    }
 }
 
 void pa_store_close(pa_store *s)
@@ -235,6 +247,9 @@ void pa_store_close(pa_store *s)
         sqlite3_finalize(s->stmt[i]);
     /* Closing rolls back an open transaction. */
     sqlite3_close(s->db);
+    if (s->in_gate)
+        pa_sq_gate_leave(s->gate);
+    pa_sq_gate_put(s->gate);
     free(s);
 }
 
@@ -455,9 +470,28 @@ static pa_err begin(pa_store *s, int idx, const char *sql)
 
 pa_err pa_store_begin(pa_store *s)
 {
+    pa_err e;
+
+    if (!s)
+        return pa_sq_misuse("begin");
+    if (!sqlite3_get_autocommit(s->db)) {
+        pa_sq_set_error("begin: a transaction is already open");
+        return PA_ERR_INVALID_REQUEST;
+    }
+    /* First this process's queue of writers (woken at once when the
+     * writer before commits), then SQLite's lock, which only another
+     * process can still hold. */
+    if (!pa_sq_gate_enter(s->gate, s->busy_ms)) {
+        pa_sq_set_error("begin: database is locked by another writer of this "
+                        "process (waited %d ms)", s->busy_ms);
+        return PA_ERR_UNKNOWN_ERROR;
+    }
+    s->in_gate = 1;
     /* IMMEDIATE takes the write lock now (waiting up to the busy timeout)
      * instead of at the first write, where SQLite could only fail. */
-    return begin(s, PA_SQ_BEGIN, "BEGIN IMMEDIATE");
+    if ((e = begin(s, PA_SQ_BEGIN, "BEGIN IMMEDIATE")) != PA_OK)
+        gate_release(s);
+    return e;
 }
 
 pa_err pa_store_begin_read(pa_store *s)
@@ -474,12 +508,16 @@ pa_err pa_store_rollback(pa_store *s)
 
     if (!s)
         return pa_sq_misuse("rollback");
-    if (sqlite3_get_autocommit(s->db))
+    if (sqlite3_get_autocommit(s->db)) {
+        /* SQLite may have ended the transaction itself (an I/O error). */
+        gate_release(s);
         return PA_OK;
+    }
     if ((e = pa_sq_stmt(s, PA_SQ_ROLLBACK, "ROLLBACK", &st)) != PA_OK)
         return e;
     e = pa_sq_run(s, st, "rollback");
     pa_sq_done(st);
+    gate_release(s);
     return e;
 }
 
@@ -498,6 +536,7 @@ pa_err pa_store_commit(pa_store *s)
         return e;
     e = pa_sq_run(s, st, "commit");
     pa_sq_done(st);
+    gate_release(s);
     if (e != PA_OK && !sqlite3_get_autocommit(s->db)) {
         /* Keep the failure's message; the rollback's outcome adds nothing. */
         char msg[sizeof last_error];

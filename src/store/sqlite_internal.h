@@ -64,10 +64,27 @@ typedef enum pa_sq_slot {
     PA_SQ__COUNT
 } pa_sq_slot;
 
+/* The in-process writer gate of a database file (sqlite_gate.c). */
+typedef struct pa_sq_gate pa_sq_gate;
+
 struct pa_store {
     sqlite3 *db;
     sqlite3_stmt *stmt[PA_SQ__COUNT];
+    pa_sq_gate *gate;      /* NULL: no gate (table full, no real path) */
+    int in_gate;           /* this connection holds the gate */
+    int busy_ms;           /* the busy timeout, also the gate's wait */
 };
+
+/* ---- writer gate (sqlite_gate.c) --------------------------------------------- */
+
+/* The gate of the file at path (shared by every connection to it), or
+ * NULL.  Release with pa_sq_gate_put. */
+pa_sq_gate *pa_sq_gate_get(const char *path);
+void pa_sq_gate_put(pa_sq_gate *g);
+/* Waits up to timeout_ms to become the process's writer of the file:
+ * 1 when entered (always for NULL), 0 on time-out. */
+int pa_sq_gate_enter(pa_sq_gate *g, int timeout_ms);
+void pa_sq_gate_leave(pa_sq_gate *g);
 
 /* Reads one result row into an element of a result struct. */
 typedef pa_err (*pa_sq_reader)(sqlite3_stmt *st, void *out);

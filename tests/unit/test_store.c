@@ -1037,6 +1037,42 @@ static void test_busy_timeout_honoured(void)
     CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_application"), 1);
 }
 
+/* The in-process writer gate is per file: a write transaction open on one
+ * database never makes a writer of another database wait, and a second
+ * connection to the same file (same gate, reached through another path
+ * spelling) does wait. */
+static void test_writer_gate_per_file(void)
+{
+    pa_store_options opt = { 100 };
+    char dir2[512], path2[600], alias[700];
+    pa_store *other = NULL, *same = NULL;
+    int64_t id;
+
+    pa_tempdb_make("pa-store-gate", dir2, sizeof dir2, path2, sizeof path2);
+    CU_ASSERT_EQUAL_FATAL(pa_store_migrate(path2, NULL), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(pa_store_open(path2, &opt, &other), PA_OK);
+    snprintf(alias, sizeof alias, "%s/../%s/paserver.db", dir2,
+             strrchr(dir2, '/') + 1);
+    CU_ASSERT_EQUAL_FATAL(pa_store_open(alias, &opt, &same), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(pa_store_begin(db), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_begin(other), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_application_create(other, "gate", &id), PA_OK);
+    /* same file as `other`, through ../: waits, then gives up */
+    CU_ASSERT_EQUAL(pa_store_begin(same), PA_ERR_UNKNOWN_ERROR);
+    CU_ASSERT_EQUAL(pa_store_commit(other), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_begin(same), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_rollback(same), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_rollback(db), PA_OK);
+    /* white-box: one gate per real path, shared, distinct per file */
+    CU_ASSERT_PTR_NOT_NULL(same->gate);
+    CU_ASSERT_PTR_EQUAL(same->gate, other->gate);
+    CU_ASSERT_PTR_NOT_EQUAL(same->gate, db->gate);
+    CU_ASSERT_EQUAL(same->in_gate + other->in_gate + db->in_gate, 0);
+    pa_store_close(same);
+    pa_store_close(other);
+    pa_tempdb_remove(dir2, path2);
+}
+
 #define WRITES 40
 
 struct writer {
@@ -2363,6 +2399,7 @@ static const test_entry store_tests[] = {
     { "transactions", test_transactions },
     { "read transaction snapshot", test_read_transaction_snapshot },
     { "busy timeout honoured", test_busy_timeout_honoured },
+    { "writer gate per database file", test_writer_gate_per_file },
     { "concurrent writers", test_concurrent_writers },
     { "writer waits for the lock", test_writer_waits_for_lock },
     { "free functions are safe", test_free_is_safe },
