@@ -23,6 +23,21 @@
 #   restrict   test_restrict.py: integrations made with restriction off,
 #              restart with PASERVER_RESTRICT_ACCESS=true on the same file
 #   persist    test_persist.py: create, SIGTERM, restart, compare
+#   activation test_activation.py: the v3 activation operations through zeep
+#              and padevice, the database file read after every step
+#   activation-enc  the same with PASERVER_MASTER_DB_ENCRYPTION_KEY set;
+#              then that file without the key must stop paserver at start-up
+#   concurrency  test_activation_stress.py: parallel calls racing on one
+#              activation code / activation, and all writers at once
+#              (requests, callback delivery, a 1 s expiry sweep); the
+#              database tells one story, no client sees a generic fault
+#   callbacks  test_activation_stress.py: the callback outbox (receiver
+#              errors, outages, timeouts, give-up, SIGTERM and restart); the
+#              suite runs its own servers, logs callbacks-N.log
+#   crash      test_activation_stress.py: kill -9 during a burst, during a
+#              delivery and during the sweep, restarts on the same file
+#              (own servers, crash-N.log)
+#   sweep      test_activation_stress.py: the expiry sweep (1 s, batch 7)
 #   valgrind   test_negative.py against a server running under valgrind;
 #              errors or definite/indirect leaks fail
 # Every server must exit 0 within a few seconds of SIGTERM (each stop is a
@@ -38,7 +53,7 @@ builddir=$(dirname "$PASERVER")
 tests=$PA_SRCDIR/tests/integration
 CLIENT=${PA_ITEST_CLIENT:-$builddir/tests/integration/test_soap_client}
 PY=${PA_ITEST_PYTHON:-/usr/bin/python3}
-ONLY=${PA_ITEST_ONLY:-c zeep captures negative deadline restrict persist valgrind}
+ONLY=${PA_ITEST_ONLY:-c zeep captures negative deadline restrict persist activation activation-enc concurrency callbacks crash sweep valgrind}
 CONTEXT=/powerauth-java-server
 # Small limits so the negative suite can cross them cheaply.
 MAX_BODY=65536
@@ -301,6 +316,100 @@ if wanted persist; then
         elif [ ! -s "$tmp/persist.json" ]; then
             fail "persist: nothing was created, restart not checked"
         fi
+    fi
+fi
+
+# --- activation: the v3 activation lifecycle, with the database checked ---------------
+# activation-enc: the same suite with a master DB encryption key, then a
+# restart of that file without the key, which must refuse to start.
+act_suite() {   # act_suite NAME DBFILE [KEY]
+    run_suite "$1" env PA_ITEST_DB="$2" PA_ITEST_ENC_KEY="${3:-}" \
+        PADEVICE="${PADEVICE:-$builddir/tools/padevice/padevice}" "$PY" test_activation.py
+}
+if wanted activation; then
+    # expiry stays lazy, as DATABASE.md 5.4 describes it (no sweep)
+    if start_server activation "$tmp/activation.db" PASERVER_EXPIRY_SWEEP_INTERVAL_MS=0; then
+        act_suite activation "$tmp/activation.db"
+        stop_server activation
+        check_log activation
+    fi
+fi
+if wanted activation-enc; then
+    enc_key=$(head -c 16 /dev/urandom | base64)
+    if start_server activation-enc "$tmp/activation-enc.db" PASERVER_EXPIRY_SWEEP_INTERVAL_MS=0 \
+        PASERVER_MASTER_DB_ENCRYPTION_KEY="$enc_key"; then
+        act_suite activation-enc "$tmp/activation-enc.db" "$enc_key"
+        stop_server activation-enc
+        check_log activation-enc "$enc_key"
+        log=$tmp/activation-nokey.log
+        (
+            for v in $(compgen -e); do
+                case "$v" in PASERVER_*) unset "$v" ;; esac
+            done
+            exec env PASERVER_LISTEN=127.0.0.1:0 PASERVER_DATABASE="$tmp/activation-enc.db" \
+                PASERVER_LOG_LEVEL=info PASERVER_LOG_TARGET=stderr \
+                PASERVER_CONTEXT_PATH=$CONTEXT "$PASERVER"
+        ) >"$log" 2>&1 &
+        nokey_pid=$!
+        waited=0
+        while kill -0 "$nokey_pid" 2>/dev/null && [ $waited -lt 100 ]; do
+            sleep 0.1; waited=$((waited + 1))
+        done
+        if kill -0 "$nokey_pid" 2>/dev/null; then
+            fail "activation-nokey: paserver started on encrypted rows without the key"
+            kill -KILL "$nokey_pid"; wait "$nokey_pid" 2>/dev/null
+        else
+            wait "$nokey_pid"; rc=$?
+            if [ $rc -ne 0 ]; then
+                pass "activation-nokey: paserver refused to start (exit $rc)"
+            else
+                fail "activation-nokey: paserver exited 0 without the key"
+            fi
+            if grep -q PASERVER_MASTER_DB_ENCRYPTION_KEY "$log"; then
+                pass "activation-nokey: the log names PASERVER_MASTER_DB_ENCRYPTION_KEY"
+            else
+                fail "activation-nokey: no log line names PASERVER_MASTER_DB_ENCRYPTION_KEY"
+                tail -5 "$log"
+            fi
+        fi
+    fi
+fi
+
+# --- concurrency, callbacks, crash, sweep: test_activation_stress.py -----------------
+# callbacks and crash start, stop and kill their own servers (PASERVER,
+# logs in $tmp); concurrency and sweep use the server started here.
+stress_suite() {   # stress_suite PHASE DBFILE
+    run_suite "$1" env PA_ITEST_DB="$2" PA_ITEST_LOGDIR="$tmp" PASERVER="$PASERVER" \
+        PADEVICE="${PADEVICE:-$builddir/tools/padevice/padevice}" \
+        "$PY" test_activation_stress.py "$1"
+}
+cb_body='"activationId":"'
+if wanted concurrency; then
+    if start_server concurrency "$tmp/concurrency.db" PASERVER_EXPIRY_SWEEP_INTERVAL_MS=1000 \
+        PASERVER_CALLBACK_RETRY_INITIAL_MS=100 PASERVER_CALLBACK_RETRY_MAX_MS=500; then
+        stress_suite concurrency "$tmp/concurrency.db"
+        stop_server concurrency
+        check_log concurrency "$cb_body" '\"activationId\"'
+    fi
+fi
+for phase in callbacks crash; do
+    wanted $phase || continue
+    stress_suite $phase "$tmp/$phase.db"
+    for log in "$tmp/$phase"-[0-9]*.log; do
+        [ -f "$log" ] || continue
+        if grep -q "paserver stopped" "$log"; then
+            check_log "$phase ($(basename "$log"))" "$cb_body" '\"activationId\"'
+        elif grep -q -e " ERROR " -e "$cb_body" -e "Envelope" "$log"; then
+            fail "$phase ($(basename "$log"), killed): ERROR lines, XML or a callback body"
+        fi
+    done
+done
+if wanted sweep; then
+    if start_server sweep "$tmp/sweep.db" PASERVER_EXPIRY_SWEEP_INTERVAL_MS=1000 \
+        PASERVER_EXPIRY_SWEEP_BATCH=7; then
+        stress_suite sweep "$tmp/sweep.db"
+        stop_server sweep
+        check_log sweep "$cb_body" '\"activationId\"'
     fi
 fi
 
