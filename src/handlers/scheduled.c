@@ -1,6 +1,6 @@
 /*
  * scheduled.c - operations of the contract whose logic arrives with later
- * issues (activations, signatures, tokens, recovery, upgrade, protocol 2).
+ * issues (signatures, tokens, vault, recovery, upgrade, protocol 2).
  *
  * Until then each one is dispatched normally, logged under its name, and
  * answered with a Server fault ERR0024, so a client sees the documented

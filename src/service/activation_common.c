@@ -70,22 +70,33 @@ pa_err pa_act_server_private(const pa_act_env *env,
     return e == PA_OK ? PA_OK : PA_ERR_INVALID_KEY_FORMAT;
 }
 
+pa_err pa_act_derived_keys_with(const pa_act_env *env,
+                                const pa_store_activation *a,
+                                const pa_eckey *device, pa_derived_keys *out)
+{
+    pa_eckey *priv = NULL;
+    pa_err e;
+
+    memset(out, 0, sizeof *out);
+    if ((e = pa_act_server_private(env, a, &priv)) != PA_OK)
+        return e;
+    e = pa_keys_from_pair(priv, device, out);
+    pa_ec_free(priv);
+    return e;
+}
+
 pa_err pa_act_derived_keys(const pa_act_env *env, const pa_store_activation *a,
                            pa_derived_keys *out)
 {
-    pa_eckey *priv = NULL, *dev = NULL;
+    pa_eckey *dev = NULL;
     pa_err e;
 
     memset(out, 0, sizeof *out);
     if (!a->device_public_key)
         return PA_ERR_ACTIVATION_INCORRECT_STATE;
-    if ((e = pa_act_server_private(env, a, &priv)) != PA_OK)
-        return e;
     if (pa_ec_pub_import_b64(a->device_public_key, &dev) != PA_OK)
-        e = PA_ERR_INVALID_KEY_FORMAT;
-    else
-        e = pa_keys_from_pair(priv, dev, out);
-    pa_ec_free(priv);
+        return PA_ERR_INVALID_KEY_FORMAT;
+    e = pa_act_derived_keys_with(env, a, dev, out);
     pa_ec_free(dev);
     return e;
 }

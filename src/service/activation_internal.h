@@ -34,6 +34,10 @@ pa_err pa_act_server_private(const pa_act_env *env,
  * x KEY_DEVICE_PUBLIC).  Wipe with pa_keys_wipe. */
 pa_err pa_act_derived_keys(const pa_act_env *env, const pa_store_activation *a,
                            pa_derived_keys *out);
+/* Same with KEY_DEVICE_PUBLIC already parsed. */
+pa_err pa_act_derived_keys_with(const pa_act_env *env,
+                                const pa_store_activation *a,
+                                const pa_eckey *device, pa_derived_keys *out);
 
 /* The application's latest master key pair, its private key parsed:
  * none -> ERR0003, unparsable -> ERR0004.  *id receives the pair's id. */

@@ -61,25 +61,46 @@ static pa_err created_fields(const pa_act_env *env, pa_act_status_res *r)
     return e;
 }
 
-static pa_err fingerprint(const pa_act_env *env, const pa_store_activation *a,
+/* devicePublicKeyFingerprint (6.6), by the activation's version. */
+static pa_err fingerprint(const pa_store_activation *a, const pa_eckey *dev,
                           char out[PA_FINGERPRINT_BUF])
 {
-    pa_eckey *dev = NULL, *srv = NULL;
+    pa_eckey *srv = NULL;
     pa_err e;
 
-    if (a->version != 2 && a->version != 3)
+    if (a->version == 2)
+        return pa_fingerprint_v2(dev, out);
+    if (a->version != 3)
         return PA_ERR_ACTIVATION_INCORRECT_STATE;
-    if (pa_ec_pub_import_b64(a->device_public_key, &dev) != PA_OK
-        || (a->version == 3
-            && pa_ec_pub_import_b64(a->server_public_key, &srv) != PA_OK))
-        e = PA_ERR_INVALID_KEY_FORMAT;
-    else if (a->version == 3)
-        e = pa_fingerprint_v3(dev, a->activation_id, srv, out);
-    else
-        e = pa_fingerprint_v2(dev, out);
-    pa_ec_free(dev);
+    if (pa_ec_pub_import_b64(a->server_public_key, &srv) != PA_OK)
+        return PA_ERR_INVALID_KEY_FORMAT;
+    e = pa_fingerprint_v3(dev, a->activation_id, srv, out);
     pa_ec_free(srv);
-    (void)env;
+    return e;
+}
+
+/* The plaintext fields of 7.1 and the counter hash of 7.5. */
+static pa_err blob_fields(const pa_act_env *env, const pa_store_activation *a,
+                          const uint8_t transport[16], pa_status_fields *f)
+{
+    uint8_t ctr[16];
+    pa_err e = PA_OK;
+
+    memset(f, 0, sizeof *f);
+    f->status = (uint8_t)a->status;
+    f->current_version = (uint8_t)a->version;
+    f->upgrade_version = 3;
+    f->ctr_byte = (uint8_t)a->counter;
+    f->failed_attempts = (uint8_t)a->failed_attempts;
+    f->max_failed_attempts = (uint8_t)a->max_failed_attempts;
+    f->ctr_look_ahead = (uint8_t)env->cfg->signature_validation_lookahead;
+    if (a->ctr_data) {
+        if (pa_b64_decode_exact(a->ctr_data, ctr, sizeof ctr) != PA_OK)
+            e = PA_ERR_INVALID_KEY_FORMAT;
+        else
+            e = pa_status_ctr_data_hash(transport, ctr, f->ctr_data_hash);
+        OPENSSL_cleanse(ctr, sizeof ctr);
+    }
     return e;
 }
 
@@ -88,38 +109,27 @@ static pa_err real_blob(const pa_act_env *env, const char *challenge,
                         pa_act_status_res *r)
 {
     const pa_store_activation *a = &r->a;
-    uint8_t ch[PA_STATUS_CHALLENGE_LEN], ctr[16];
+    uint8_t ch[PA_STATUS_CHALLENGE_LEN];
     uint8_t nonce[PA_STATUS_NONCE_LEN], blob[PA_STATUS_BLOB_LEN];
     pa_status_fields f;
     pa_derived_keys k;
+    pa_eckey *dev = NULL;
     pa_err e;
 
     if (challenge && pa_b64_decode_exact(challenge, ch, sizeof ch) != PA_OK)
         return PA_ERR_GENERIC_CRYPTOGRAPHY_ERROR;
-    if ((e = fingerprint(env, a, r->fingerprint)) != PA_OK)
-        return e;
-    if ((e = pa_act_derived_keys(env, a, &k)) != PA_OK)
-        return e;
-    memset(&f, 0, sizeof f);
-    f.status = (uint8_t)a->status;
-    f.current_version = (uint8_t)a->version;
-    f.upgrade_version = 3;
-    f.ctr_byte = (uint8_t)a->counter;
-    f.failed_attempts = (uint8_t)a->failed_attempts;
-    f.max_failed_attempts = (uint8_t)a->max_failed_attempts;
-    f.ctr_look_ahead = (uint8_t)env->cfg->signature_validation_lookahead;
-    if (a->ctr_data) {
-        if (pa_b64_decode_exact(a->ctr_data, ctr, sizeof ctr) != PA_OK)
-            e = PA_ERR_INVALID_KEY_FORMAT;
-        else
-            e = pa_status_ctr_data_hash(k.transport, ctr, f.ctr_data_hash);
-        OPENSSL_cleanse(ctr, sizeof ctr);
+    if (pa_ec_pub_import_b64(a->device_public_key, &dev) != PA_OK)
+        return PA_ERR_INVALID_KEY_FORMAT;
+    /* One parsed device key serves the fingerprint and the ECDH. */
+    if ((e = fingerprint(a, dev, r->fingerprint)) == PA_OK
+        && (e = pa_act_derived_keys_with(env, a, dev, &k)) == PA_OK) {
+        if ((e = blob_fields(env, a, k.transport, &f)) == PA_OK)
+            e = pa_status_encrypt(k.transport, challenge ? ch : NULL, &f, nonce,
+                                  blob);
+        pa_keys_wipe(&k);
+        OPENSSL_cleanse(&f, sizeof f);
     }
-    if (e == PA_OK)
-        e = pa_status_encrypt(k.transport, challenge ? ch : NULL, &f, nonce,
-                              blob);
-    pa_keys_wipe(&k);
-    OPENSSL_cleanse(&f, sizeof f);
+    pa_ec_free(dev);
     if (e == PA_OK)
         e = b64_of(blob, sizeof blob, &r->encrypted_status_blob);
     if (e == PA_OK && challenge)
