@@ -20,23 +20,35 @@
 typedef pa_err (*change_fn)(pa_store *s, pa_store_activation *a, void *arg,
                             int64_t now, int *queued);
 
+typedef struct change_unit {
+    const char *op;
+    const char *id;
+    change_fn change;
+    void *arg;
+} change_unit;
+
+static pa_err change_tx(const pa_act_env *env, void *arg, int *keep,
+                        int *queued)
+{
+    change_unit *u = arg;
+    pa_store_activation a = {0};
+    pa_err e = pa_act_load(env->store, u->op, u->id, &a);
+
+    (void)keep;
+    if (e == PA_OK)
+        e = u->change(env->store, &a, u->arg, pa_time_now_ms(), queued);
+    pa_store_activation_free(&a);
+    return e;
+}
+
 static pa_err with_activation(const pa_act_env *env, const char *op,
                               const char *id, change_fn change, void *arg)
 {
-    pa_store_activation a = {0};
-    int queued = 0;
-    pa_err e;
+    change_unit u = {op, id, change, arg};
 
     if (!id)
         return PA_ERR_INVALID_REQUEST;
-    if ((e = pa_store_begin(env->store)) != PA_OK)
-        return pa_act_store_failed(op, e);
-    e = pa_act_load(env->store, op, id, &a);
-    if (e == PA_OK)
-        e = change(env->store, &a, arg, pa_time_now_ms(), &queued);
-    e = pa_act_end(env->store, op, pa_act_store_failed(op, e), 0, queued);
-    pa_store_activation_free(&a);
-    return e;
+    return pa_act_write(env, op, change_tx, &u);
 }
 
 /* ---- RemoveActivation -------------------------------------------------------- */
@@ -144,13 +156,25 @@ pa_err pa_activation_unblock(const pa_act_env *env, const char *activation_id,
 
 #define OP_STATUSES "UpdateStatusForActivations"
 
-static pa_err update_statuses_tx(pa_store *s, const char *const *ids, size_t n,
-                                 int status, int *queued)
+typedef struct statuses_unit {
+    const char *const *ids;
+    size_t n;
+    int status;
+} statuses_unit;
+
+static pa_err update_statuses_tx(const pa_act_env *env, void *arg, int *keep,
+                                 int *queued)
 {
+    statuses_unit *u = arg;
+    pa_store *s = env->store;
+    const char *const *ids = u->ids;
+    size_t n = u->n;
+    int status = u->status;
     int64_t now = pa_time_now_ms();
     pa_err e = PA_OK;
     size_t i;
 
+    (void)keep;
     for (i = 0; i < n && e == PA_OK; i++) {
         pa_store_activation a = {0};
 
@@ -170,40 +194,29 @@ pa_err pa_activation_update_statuses(const pa_act_env *env,
                                      const char *const *ids, size_t n,
                                      int status)
 {
-    int queued = 0;
-    pa_err e;
+    statuses_unit u = {ids, n, status};
 
     if (n == 0 || status < PA_STATUS_CREATED || status > PA_STATUS_REMOVED)
         return PA_ERR_INVALID_REQUEST;
-    if ((e = pa_store_begin(env->store)) != PA_OK)
-        return pa_act_store_failed(OP_STATUSES, e);
-    e = update_statuses_tx(env->store, ids, n, status, &queued);
     /* All or nothing: an unknown id leaves every activation as it was. */
-    return pa_act_end(env->store, OP_STATUSES, pa_act_store_failed(OP_STATUSES, e),
-                      0, queued);
+    return pa_act_write(env, OP_STATUSES, update_statuses_tx, &u);
 }
 
 /* ---- lists ------------------------------------------------------------------------ */
 
 #define OP_LIST "GetActivationListForUser"
 
-/* Lazy expiry of the listed rows that are past their deadline, in one
- * write transaction; *changed = 1 when something was written. */
-static pa_err expire_listed(const pa_act_env *env,
-                            const pa_store_activation_array *arr, int *changed)
+/* Lazy expiry of the listed rows past their deadline, in one unit. */
+static pa_err expire_listed_tx(const pa_act_env *env, void *arg, int *keep,
+                               int *queued)
 {
+    const pa_store_activation_array *arr = arg;
     int64_t now = pa_time_now_ms();
-    int queued = 0, any = 0, expired;
+    int expired;
     pa_err e = PA_OK;
     size_t i;
 
-    *changed = 0;
-    for (i = 0; i < arr->count && !any; i++)
-        any = pa_lifecycle_is_expired(&arr->items[i], now);
-    if (!any)
-        return PA_OK;
-    if ((e = pa_store_begin(env->store)) != PA_OK)
-        return pa_act_store_failed(OP_LIST, e);
+    (void)keep;
     for (i = 0; i < arr->count && e == PA_OK; i++) {
         pa_store_activation a = {0};
 
@@ -212,12 +225,27 @@ static pa_err expire_listed(const pa_act_env *env,
         e = pa_act_load(env->store, OP_LIST, arr->items[i].activation_id, &a);
         if (e == PA_OK)
             e = pa_lifecycle_expire_if_due(env->store, &a, now, &expired,
-                                           &queued);
+                                           queued);
         pa_store_activation_free(&a);
     }
-    *changed = e == PA_OK;
-    return pa_act_end(env->store, OP_LIST, pa_act_store_failed(OP_LIST, e), 0,
-                      queued);
+    return e;
+}
+
+/* *changed = 1 when some listed row was expired (and so rewritten). */
+static pa_err expire_listed(const pa_act_env *env,
+                            pa_store_activation_array *arr, int *changed)
+{
+    int64_t now = pa_time_now_ms();
+    int any = 0;
+    size_t i;
+
+    *changed = 0;
+    for (i = 0; i < arr->count && !any; i++)
+        any = pa_lifecycle_is_expired(&arr->items[i], now);
+    if (!any)
+        return PA_OK;
+    *changed = 1;
+    return pa_act_write(env, OP_LIST, expire_listed_tx, arr);
 }
 
 pa_err pa_activation_list_for_user(const pa_act_env *env, const char *user_id,

@@ -35,11 +35,20 @@ static pa_err load_unexpired(pa_store *s, const char *op, const char *id,
 
 #define OP_COMMIT "CommitActivation"
 
-static pa_err commit_tx(const pa_act_env *env, const char *id,
-                        const char *external_user_id, const char *otp,
-                        const char *verified_hash, int match, int *keep,
+typedef struct otp_unit {
+    const char *id;
+    const char *external_user_id;
+    const char *otp;             /* Commit: the OTP given */
+    const char *verified_hash;   /* Commit: the hash it was verified against */
+    int match;
+    const char *hash;            /* UpdateActivationOtp: the new hash */
+} otp_unit;
+
+static pa_err commit_tx(const pa_act_env *env, void *arg, int *keep,
                         int *queued)
 {
+    otp_unit *u = arg;
+    const char *id = u->id, *external_user_id = u->external_user_id;
     int64_t now = pa_time_now_ms();
     pa_store_activation a = {0};
     pa_err e = load_unexpired(env->store, OP_COMMIT, id, &a, now, keep, queued);
@@ -54,8 +63,9 @@ static pa_err commit_tx(const pa_act_env *env, const char *id,
         e = PA_ERR_ACTIVATION_INCORRECT_STATE;
         goto out;
     }
-    e = pa_act_check_otp(env->store, &a, PA_OTP_ON_COMMIT, otp, verified_hash,
-                         match, external_user_id, now, keep, queued);
+    e = pa_act_check_otp(env->store, &a, PA_OTP_ON_COMMIT, u->otp,
+                         u->verified_hash, u->match, external_user_id, now,
+                         keep, queued);
     if (e != PA_OK)
         goto out;
     a.status = PA_STATUS_ACTIVE;
@@ -71,8 +81,7 @@ pa_err pa_activation_commit(const pa_act_env *env, const char *activation_id,
                             const char *external_user_id, const char *otp)
 {
     pa_store_activation pre;
-    char *verified_hash = NULL;
-    int match = 0, keep = 0, queued = 0;
+    otp_unit u = {activation_id, external_user_id, otp, NULL, 0, NULL};
     pa_err e;
 
     memset(&pre, 0, sizeof pre);
@@ -84,26 +93,22 @@ pa_err pa_activation_commit(const pa_act_env *env, const char *activation_id,
         return e;
     if (otp && pre.otp_validation == PA_OTP_ON_COMMIT && pre.activation_otp
         && pre.status == PA_STATUS_PENDING_COMMIT) {
-        pa_act_otp_verify(otp, pre.activation_otp, &match);
-        verified_hash = pre.activation_otp;
+        pa_act_otp_verify(otp, pre.activation_otp, &u.match);
+        u.verified_hash = pre.activation_otp;
     }
-    if ((e = pa_store_begin(env->store)) != PA_OK) {
-        e = pa_act_store_failed(OP_COMMIT, e);
-    } else {
-        e = commit_tx(env, activation_id, external_user_id, otp, verified_hash,
-                      match, &keep, &queued);
-        e = pa_act_end(env->store, OP_COMMIT, e, keep, queued);
-    }
+    e = pa_act_write(env, OP_COMMIT, commit_tx, &u);
     pa_store_activation_free(&pre);
     return e;
 }
 
 #define OP_OTP "UpdateActivationOtp"
 
-static pa_err update_otp_tx(const pa_act_env *env, const char *id,
-                            const char *external_user_id, const char *hash,
-                            int *keep, int *queued)
+static pa_err update_otp_tx(const pa_act_env *env, void *arg, int *keep,
+                            int *queued)
 {
+    otp_unit *u = arg;
+    const char *id = u->id, *external_user_id = u->external_user_id;
+    const char *hash = u->hash;
     int64_t now = pa_time_now_ms();
     pa_store_activation a = {0};
     pa_err e = load_unexpired(env->store, OP_OTP, id, &a, now, keep, queued);
@@ -152,8 +157,8 @@ pa_err pa_activation_update_otp(const pa_act_env *env,
                                 const char *activation_id,
                                 const char *external_user_id, const char *otp)
 {
+    otp_unit u = {activation_id, external_user_id, NULL, NULL, 0, NULL};
     char *hash = NULL;
-    int keep = 0, queued = 0;
     pa_err e;
 
     if (!activation_id || !otp || !otp[0])
@@ -164,13 +169,8 @@ pa_err pa_activation_update_otp(const pa_act_env *env,
         return e;
     if ((e = pa_password_hash((const uint8_t *)otp, strlen(otp), &hash)) != PA_OK)
         return e;
-    if ((e = pa_store_begin(env->store)) != PA_OK) {
-        e = pa_act_store_failed(OP_OTP, e);
-    } else {
-        e = update_otp_tx(env, activation_id, external_user_id, hash, &keep,
-                          &queued);
-        e = pa_act_end(env->store, OP_OTP, e, keep, queued);
-    }
+    u.hash = hash;
+    e = pa_act_write(env, OP_OTP, update_otp_tx, &u);
     pa_secure_free(hash, strlen(hash));
     return e;
 }

@@ -23,17 +23,39 @@ pa_err pa_act_store_failed(const char *op, pa_err e)
     return e;
 }
 
-pa_err pa_act_end(pa_store *s, const char *op, pa_err e, int keep, int queued)
-{
-    pa_err c;
+/* The unit handed to pa_store_write: the operation's function with an env
+ * whose store is the connection the batch runs on. */
+typedef struct act_unit {
+    const pa_act_env *env;
+    const char *op;
+    pa_act_tx_fn fn;
+    void *arg;
+    int keep, queued;
+} act_unit;
 
-    if (e != PA_OK && !keep) {
-        pa_store_rollback(s);
-        return e;
-    }
-    if ((c = pa_store_commit(s)) != PA_OK)
-        return pa_act_store_failed(op, c);
-    if (queued > 0)
+static pa_err run_act_unit(pa_store *s, void *p, int *keep)
+{
+    act_unit *u = p;
+    pa_act_env env = *u->env;
+    pa_err e;
+
+    env.store = s;
+    u->queued = 0;
+    u->keep = 0;
+    e = u->fn(&env, u->arg, &u->keep, &u->queued);
+    *keep = u->keep;
+    return pa_act_store_failed(u->op, e);
+}
+
+pa_err pa_act_write(const pa_act_env *env, const char *op, pa_act_tx_fn fn,
+                    void *arg)
+{
+    act_unit u = {env, op, fn, arg, 0, 0};
+    pa_err e = pa_store_write(env->store, run_act_unit, &u);
+
+    if (e == PA_ERR_UNKNOWN_ERROR && !u.keep)
+        pa_act_store_failed(op, e);
+    if ((e == PA_OK || u.keep) && u.queued > 0)
         pa_delivery_notify();
     return e;
 }

@@ -178,13 +178,31 @@ out:
     return e;
 }
 
+typedef struct init_unit {
+    const pa_act_init_req *req;
+    const char *otp_hash;
+    pa_eckey *server_key;
+    pa_store_activation *a;
+    char **signature_b64;
+} init_unit;
+
+static pa_err init_unit_fn(const pa_act_env *env, void *arg, int *keep,
+                           int *queued)
+{
+    init_unit *u = arg;
+
+    (void)keep;
+    return pa_act_init_tx(env, u->req, u->otp_hash, u->server_key, u->a,
+                          u->signature_b64, queued);
+}
+
 pa_err pa_activation_init(const pa_act_env *env, const pa_act_init_req *req,
                           pa_act_init_res *res)
 {
     pa_store_activation a;
     pa_eckey *server_key = NULL;
     char *otp_hash = NULL;
-    int queued = 0;
+    init_unit u;
     pa_err e;
 
     memset(res, 0, sizeof *res);
@@ -194,13 +212,8 @@ pa_err pa_activation_init(const pa_act_env *env, const pa_act_init_req *req,
         return e;
     if ((e = pa_ec_generate(&server_key)) != PA_OK)
         goto out;
-    if ((e = pa_store_begin(env->store)) != PA_OK) {
-        e = pa_act_store_failed(OP, e);
-        goto out;
-    }
-    e = pa_act_init_tx(env, req, otp_hash, server_key, &a,
-                       &res->activation_signature, &queued);
-    e = pa_act_end(env->store, OP, e, 0, queued);
+    u = (init_unit){req, otp_hash, server_key, &a, &res->activation_signature};
+    e = pa_act_write(env, OP, init_unit_fn, &u);
     if (e == PA_OK) {
         memcpy(res->activation_id, a.activation_id, PA_UUID_BUF);
         memcpy(res->activation_code, a.activation_code, PA_CODE_BUF);

@@ -14,12 +14,16 @@
  * values) and returns e unchanged. */
 pa_err pa_act_store_failed(const char *op, pa_err e);
 
-/* Ends the write transaction of an operation whose outcome is e: commits
- * when e is PA_OK or keep is set (a fault that must keep its security
- * writes), else rolls back.  A failed commit replaces e.  When something
- * committed and queued > 0 the delivery thread is woken. */
-pa_err pa_act_end(pa_store *s, const char *op, pa_err e, int keep,
-                  int queued);
+/* The part of an operation that reads and writes the activation: runs as
+ * one unit of group commit (store.h pa_store_write), so it sees and
+ * changes the rows atomically and returns once its writes are durable.
+ * env->store inside fn is the batch's connection.  fn sets *keep for a
+ * fault whose writes must stay (DATABASE.md 5.5) and adds the outbox rows
+ * it wrote to *queued; the delivery thread is woken after the commit. */
+typedef pa_err (*pa_act_tx_fn)(const pa_act_env *env, void *arg, int *keep,
+                               int *queued);
+pa_err pa_act_write(const pa_act_env *env, const char *op, pa_act_tx_fn fn,
+                    void *arg);
 
 /* Reads the activation; PA_ERR_ACTIVATION_NOT_FOUND when there is none
  * (out zeroed). */

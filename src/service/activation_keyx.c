@@ -351,18 +351,30 @@ void pa_act_keyx_res_free(pa_act_keyx_res *r)
 
 #define OP_PREPARE "PrepareActivation"
 
-/* Steps 5-13 on the row locked by the transaction. */
-static pa_err prepare_tx(const pa_act_env *env, const pa_store_version *v,
-                         const char *code, const char *activation_id,
-                         const layer2 *l, const char *verified_hash, int match,
-                         const pa_ecies_ctx *ctx, pa_act_keyx_res *res,
-                         int *keep, int *queued)
+typedef struct prepare_unit {
+    const pa_store_version *v;
+    const char *code;
+    const char *activation_id;
+    const layer2 *l;
+    const char *verified_hash;
+    int match;
+    const pa_ecies_ctx *ctx;
+    pa_act_keyx_res *res;
+} prepare_unit;
+
+/* Steps 5-13 on the row, inside the write transaction. */
+static pa_err prepare_tx(const pa_act_env *env, void *arg, int *keep,
+                         int *queued)
 {
+    prepare_unit *u = arg;
+    const pa_store_version *v = u->v;
+    const layer2 *l = u->l;
+    const char *code = u->code;
     int64_t now = pa_time_now_ms();
     pa_store_activation a = {0};
     int expired = 0;
     char *device_key;
-    pa_err e = pa_act_load(env->store, OP_PREPARE, activation_id, &a);
+    pa_err e = pa_act_load(env->store, OP_PREPARE, u->activation_id, &a);
 
     if (e == PA_ERR_ACTIVATION_NOT_FOUND)
         goto out;
@@ -380,8 +392,8 @@ static pa_err prepare_tx(const pa_act_env *env, const pa_store_version *v,
         goto out;
     }
     e = pa_act_check_otp(env->store, &a, PA_OTP_ON_KEY_EXCHANGE,
-                         l->activation_otp, verified_hash, match, NULL, now,
-                         keep, queued);
+                         l->activation_otp, u->verified_hash, u->match, NULL,
+                         now, keep, queued);
     if (e != PA_OK)
         goto out;
     if (!(device_key = device_key_b64(l->device_public_key))) {
@@ -400,7 +412,7 @@ static pa_err prepare_tx(const pa_act_env *env, const pa_store_version *v,
                                 pa_lifecycle_save(env->store, &a, NULL, NULL, 1,
                                                   now, queued));
     if (e == PA_OK)
-        e = keyx_answer(&a, NULL, ctx, res);
+        e = keyx_answer(&a, NULL, u->ctx, u->res);
 out:
     pa_store_activation_free(&a);
     return e;
@@ -417,7 +429,8 @@ pa_err pa_activation_prepare(const pa_act_env *env,
     layer2 l;
     int64_t keypair_id = 0;
     char *verified_hash = NULL;
-    int found = 0, match = 0, keep = 0, queued = 0;
+    int found = 0, match = 0;
+    prepare_unit u;
     pa_err e;
 
     memset(res, 0, sizeof *res);
@@ -451,13 +464,9 @@ pa_err pa_activation_prepare(const pa_act_env *env,
         pa_act_otp_verify(l.activation_otp, found_row.activation_otp, &match);
         verified_hash = found_row.activation_otp;
     }
-    if ((e = pa_store_begin(env->store)) != PA_OK) {
-        e = pa_act_store_failed(OP_PREPARE, e);
-        goto out;
-    }
-    e = prepare_tx(env, &v, req->activation_code, found_row.activation_id, &l,
-                   verified_hash, match, &ctx, res, &keep, &queued);
-    e = pa_act_end(env->store, OP_PREPARE, e, keep, queued);
+    u = (prepare_unit){&v, req->activation_code, found_row.activation_id, &l,
+                       verified_hash, match, &ctx, res};
+    e = pa_act_write(env, OP_PREPARE, prepare_tx, &u);
 out:
     if (e != PA_OK)
         pa_act_keyx_res_free(res);
@@ -473,24 +482,62 @@ out:
 
 #define OP_CREATE "CreateActivation"
 
+typedef struct create_unit {
+    const pa_act_init_req *init;
+    const char *otp_hash;
+    pa_eckey *server_key;
+    const layer2 *l;
+    char *device_key;            /* taken by keyx_apply */
+    const pa_ecies_ctx *ctx;
+    pa_act_keyx_res *res;
+} create_unit;
+
+/* Init and key exchange in one transaction: all or nothing. */
+static pa_err create_tx(const pa_act_env *env, void *arg, int *keep,
+                        int *queued)
+{
+    create_unit *u = arg;
+    pa_store_activation a = {0};
+    char *signature = NULL;
+    int64_t now;
+    pa_err e = pa_act_init_tx(env, u->init, u->otp_hash, u->server_key, &a,
+                              &signature, queued);
+
+    (void)keep;
+    now = pa_time_now_ms();
+    /* Expired right after init (a deadline in the past): the whole call
+     * fails and, being all-or-nothing, leaves nothing behind. */
+    if (e == PA_OK && pa_lifecycle_is_expired(&a, now))
+        e = PA_ERR_ACTIVATION_EXPIRED;
+    if (e == PA_OK) {
+        e = keyx_apply(&a, u->l, u->device_key, PA_STATUS_PENDING_COMMIT);
+        u->device_key = NULL;
+    }
+    if (e == PA_OK)
+        e = pa_lifecycle_save(env->store, &a, NULL, NULL, 1, now, queued);
+    if (e == PA_OK)
+        e = keyx_answer(&a, NULL, u->ctx, u->res);
+    free(signature);
+    pa_store_activation_free(&a);
+    return e;
+}
+
 pa_err pa_activation_create(const pa_act_env *env,
                             const pa_act_create_req *req,
                             pa_act_keyx_res *res)
 {
     pa_store_version v;
-    pa_store_activation a;
     pa_act_init_req init;
     pa_eckey *master = NULL, *server_key = NULL;
     pa_ecies_ctx ctx;
     layer2 l;
-    int64_t keypair_id = 0, now;
-    char *otp_hash = NULL, *signature = NULL, *device_key = NULL;
-    int queued = 0;
+    int64_t keypair_id = 0;
+    char *otp_hash = NULL, *device_key = NULL;
+    create_unit u;
     pa_err e;
 
     memset(res, 0, sizeof *res);
     memset(&v, 0, sizeof v);
-    memset(&a, 0, sizeof a);
     memset(&l, 0, sizeof l);
     memset(&ctx, 0, sizeof ctx);
     if (!req->application_key)
@@ -519,40 +566,19 @@ pa_err pa_activation_create(const pa_act_env *env,
     if ((e = pa_act_otp_hash(req->otp, &otp_hash)) != PA_OK
         || (e = pa_ec_generate(&server_key)) != PA_OK)
         goto out;
-    if ((e = pa_store_begin(env->store)) != PA_OK) {
-        e = pa_act_store_failed(OP_CREATE, e);
-        goto out;
-    }
-    e = pa_act_init_tx(env, &init, otp_hash, server_key, &a, &signature,
-                       &queued);
-    now = pa_time_now_ms();
-    /* Expired right after init (a deadline in the past): the whole call
-     * fails and, being all-or-nothing, leaves nothing behind. */
-    if (e == PA_OK && pa_lifecycle_is_expired(&a, now))
-        e = PA_ERR_ACTIVATION_EXPIRED;
-    if (e == PA_OK) {
-        e = keyx_apply(&a, &l, device_key, PA_STATUS_PENDING_COMMIT);
-        device_key = NULL;
-    }
-    if (e == PA_OK)
-        e = pa_act_store_failed(OP_CREATE,
-                                pa_lifecycle_save(env->store, &a, NULL, NULL, 1,
-                                                  now, &queued));
-    if (e == PA_OK)
-        e = keyx_answer(&a, NULL, &ctx, res);
-    e = pa_act_end(env->store, OP_CREATE, e, 0, queued);
+    u = (create_unit){&init, otp_hash, server_key, &l, device_key, &ctx, res};
+    e = pa_act_write(env, OP_CREATE, create_tx, &u);
+    device_key = u.device_key;
 out:
     if (e != PA_OK)
         pa_act_keyx_res_free(res);
     free(device_key);
-    free(signature);
     layer2_free(&l);
     pa_ecies_ctx_wipe(&ctx);
     pa_ec_free(master);
     pa_ec_free(server_key);
     if (otp_hash)
         pa_secure_free(otp_hash, strlen(otp_hash));
-    pa_store_activation_free(&a);
     pa_store_version_free(&v);
     return e;
 }

@@ -151,24 +151,29 @@ static pa_err unknown_activation(const char *id, const char *challenge,
 }
 
 /* Lazy expiry: the write happens under the lock on a fresh read. */
+static pa_err expire_tx(const pa_act_env *env, void *arg, int *keep,
+                        int *queued)
+{
+    pa_act_status_res *r = arg;
+    int expired = 0;
+    char *id = strdup(r->a.activation_id);
+    pa_err e = id ? PA_OK : PA_ERR_UNKNOWN_ERROR;
+
+    (void)keep;
+    if (e == PA_OK) {
+        pa_store_activation_free(&r->a);
+        e = pa_act_load(env->store, OP, id, &r->a);
+    }
+    if (e == PA_OK)
+        e = pa_lifecycle_expire_if_due(env->store, &r->a, pa_time_now_ms(),
+                                       &expired, queued);
+    free(id);
+    return e;
+}
+
 static pa_err expire(const pa_act_env *env, pa_act_status_res *r)
 {
-    int expired = 0, queued = 0;
-    char *id = strdup(r->a.activation_id);
-    pa_err e = id ? pa_store_begin(env->store) : PA_ERR_UNKNOWN_ERROR;
-
-    if (e != PA_OK) {
-        free(id);
-        return pa_act_store_failed(OP, e);
-    }
-    pa_store_activation_free(&r->a);
-    e = pa_act_load(env->store, OP, id, &r->a);
-    if (e == PA_OK)
-        e = pa_act_store_failed(OP, pa_lifecycle_expire_if_due(
-                                        env->store, &r->a, pa_time_now_ms(),
-                                        &expired, &queued));
-    free(id);
-    return pa_act_end(env->store, OP, e, 0, queued);
+    return pa_act_write(env, OP, expire_tx, r);
 }
 
 pa_err pa_activation_status(const pa_act_env *env, const char *activation_id,

@@ -109,6 +109,29 @@ pa_err pa_store_commit(pa_store *s);
 /* Discards the open transaction; PA_OK (no-op) when none is open. */
 pa_err pa_store_rollback(pa_store *s);
 
+/* ---- group commit ------------------------------------------------------------
+ * A write that must be durable before its caller answers, batched with the
+ * concurrent writes of other threads of this process to the same database:
+ * one transaction and one fsync carry many callers' units of work.
+ *
+ * fn runs inside a write transaction, possibly on ANOTHER connection to the
+ * same file and in ANOTHER thread than the caller's: it must use only the
+ * store it is given and its arg, must not begin, commit or roll back, and
+ * should be short (do the cryptography before).  Each unit runs in its own
+ * savepoint: when fn returns PA_OK, or sets *keep (a fault that must keep
+ * its writes, DATABASE.md 5.5), its writes are committed with the batch;
+ * otherwise they are rolled back and the other units are not affected.
+ * pa_store_write returns fn's result once the commit carrying its writes
+ * is durable, or the commit's failure (PA_ERR_UNKNOWN_ERROR, with
+ * pa_store_last_error set in the caller's thread).  Not inside an open
+ * transaction of s. */
+typedef pa_err (*pa_store_work_fn)(pa_store *s, void *arg, int *keep);
+pa_err pa_store_write(pa_store *s, pa_store_work_fn fn, void *arg);
+
+/* Batches committed and units they carried since the database was first
+ * opened by this process (for the benchmark's units-per-commit figure). */
+pa_err pa_store_write_stats(pa_store *s, int64_t *batches, int64_t *units);
+
 /* ---- applications ---------------------------------------------------------- */
 
 typedef struct pa_store_application {

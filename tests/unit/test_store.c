@@ -1073,6 +1073,130 @@ static void test_writer_gate_per_file(void)
     pa_tempdb_remove(dir2, path2);
 }
 
+/* ---- group commit (pa_store_write) ---------------------------------------- */
+
+typedef struct unit_arg {
+    const char *name;       /* application to insert */
+    pa_err fail;            /* returned after the insert (PA_OK: success) */
+    int keep;               /* keep the insert although failing */
+} unit_arg;
+
+static pa_err insert_unit(pa_store *s, void *p, int *keep)
+{
+    unit_arg *u = p;
+    int64_t id;
+    pa_err e = pa_store_application_create(s, u->name, &id);
+
+    if (e != PA_OK)
+        return e;
+    *keep = u->keep;
+    return u->fail;
+}
+
+/* Each unit commits or rolls back on its own: a failing unit's writes go,
+ * the others' stay, a failing unit with keep set keeps its writes and
+ * still reports its error. */
+static void test_write_units(void)
+{
+    unit_arg ok = {"w-ok", PA_OK, 0}, bad = {"w-bad", PA_ERR_INVALID_REQUEST, 0};
+    unit_arg kept = {"w-kept", PA_ERR_INVALID_ACTIVATION_OTP, 1};
+    unit_arg dup = {"w-ok", PA_OK, 0};
+    int64_t b0 = 0, u0 = 0, batches = 0, units = 0;
+
+    CU_ASSERT_EQUAL(pa_store_write_stats(db, &b0, &u0), PA_OK);
+
+    CU_ASSERT_EQUAL(pa_store_write(db, insert_unit, &ok), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_write(db, insert_unit, &bad), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_write(db, insert_unit, &kept),
+                    PA_ERR_INVALID_ACTIVATION_OTP);
+    /* a store error inside a unit: that unit alone fails */
+    CU_ASSERT_EQUAL(pa_store_write(db, insert_unit, &dup), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_application WHERE name = 'w-ok'"), 1);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_application WHERE name = 'w-bad'"), 0);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_application WHERE name = 'w-kept'"), 1);
+    CU_ASSERT_EQUAL(pa_store_write_stats(db, &batches, &units), PA_OK);
+    CU_ASSERT_EQUAL(units - u0, 4);
+    CU_ASSERT_EQUAL(batches - b0, 4);    /* one thread: one unit per batch */
+    /* not inside the caller's own transaction */
+    CU_ASSERT_EQUAL(pa_store_begin(db), PA_OK);
+    CU_ASSERT_NOT_EQUAL(pa_store_write(db, insert_unit, &ok), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_rollback(db), PA_OK);
+}
+
+#define GC_THREADS 8
+#define GC_UNITS 25
+
+static int gc_arrived;
+static pthread_mutex_t gc_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The first unit holds its batch open until every other thread is about
+ * to queue, so the next batch must carry several units. */
+static pa_err slow_unit(pa_store *s, void *p, int *keep)
+{
+    int n = 0, tries;
+
+    for (tries = 0; tries < 500 && n < GC_THREADS; tries++) {
+        pthread_mutex_lock(&gc_lock);
+        n = gc_arrived;
+        pthread_mutex_unlock(&gc_lock);
+        usleep(2000);
+    }
+    usleep(100000);
+    return insert_unit(s, p, keep);
+}
+
+static void *gc_thread(void *p)
+{
+    int t = (int)(intptr_t)p, i;
+    pa_store *s = NULL;
+    char names[GC_UNITS][32];
+    unit_arg u[GC_UNITS];
+    long bad = 0;
+
+    if (pa_store_open(path, NULL, &s) != PA_OK)
+        return (void *)1;
+    pthread_mutex_lock(&gc_lock);
+    gc_arrived++;
+    pthread_mutex_unlock(&gc_lock);
+    for (i = 0; i < GC_UNITS; i++) {
+        snprintf(names[i], sizeof names[i], "gc-%d-%d", t, i);
+        u[i] = (unit_arg){names[i], i % 5 == 4 ? PA_ERR_INVALID_REQUEST : PA_OK, 0};
+        if (pa_store_write(s, insert_unit, &u[i]) != u[i].fail)
+            bad++;
+    }
+    pa_store_close(s);
+    return (void *)bad;
+}
+
+/* Concurrent writers share batches: every unit gets its own outcome, the
+ * rows are exactly the successful units', and fewer commits than units
+ * were made. */
+static void test_write_group_commit(void)
+{
+    pthread_t th[GC_THREADS];
+    unit_arg lead = {"gc-lead", PA_OK, 0};
+    int64_t b0 = 0, u0 = 0, b1 = 0, u1 = 0;
+    void *r;
+    int i;
+
+    CU_ASSERT_EQUAL(pa_store_write_stats(db, &b0, &u0), PA_OK);
+    gc_arrived = 0;
+    for (i = 0; i < GC_THREADS; i++)
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, gc_thread,
+                                             (void *)(intptr_t)i), 0);
+    /* the slow unit holds whichever batch carries it open */
+    CU_ASSERT_EQUAL(pa_store_write(db, slow_unit, &lead), PA_OK);
+    for (i = 0; i < GC_THREADS; i++) {
+        CU_ASSERT_EQUAL(pthread_join(th[i], &r), 0);
+        CU_ASSERT_PTR_NULL(r);
+    }
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_application WHERE name LIKE 'gc-%'"),
+                    1 + GC_THREADS * GC_UNITS * 4 / 5);
+    CU_ASSERT_EQUAL(pa_store_write_stats(db, &b1, &u1), PA_OK);
+    CU_ASSERT_EQUAL(u1 - u0, 1 + GC_THREADS * GC_UNITS);
+    CU_ASSERT(b1 - b0 < u1 - u0);
+}
+
 #define WRITES 40
 
 struct writer {
@@ -2400,6 +2524,8 @@ static const test_entry store_tests[] = {
     { "read transaction snapshot", test_read_transaction_snapshot },
     { "busy timeout honoured", test_busy_timeout_honoured },
     { "writer gate per database file", test_writer_gate_per_file },
+    { "write units commit or roll back alone", test_write_units },
+    { "write: concurrent units share commits", test_write_group_commit },
     { "concurrent writers", test_concurrent_writers },
     { "writer waits for the lock", test_writer_waits_for_lock },
     { "free functions are safe", test_free_is_safe },
