@@ -2,15 +2,24 @@
  * delivery.c - the callback delivery thread (delivery.h; DATABASE.md 5.3;
  * DESIGN.md "Work outside a request").
  *
- * One thread with its own store connection and one reused libcurl easy
- * handle (so connections to a receiver are kept alive between events).
- * Each pass reads a bounded batch of due outbox rows and sends each one:
+ * One thread with its own store connection and one libcurl multi handle
+ * that drives up to callback_concurrency transfers at once, each on an
+ * easy handle of a pool that is reused from one request to the next (the
+ * multi handle keeps the connections, so a receiver's connection stays
+ * alive between events).  Each due outbox row is sent as:
  *
  *   POST <callback_url>
  *   Content-Type: application/json
  *   Idempotency-Key: <event_id>:<callback_id>
  *
  *   {"activationId":"<activation_id>"}
+ *
+ * At most one transfer per callback URL (callback_id) is in flight: a
+ * receiver that accepts connections but never answers holds one slot until
+ * callback_timeout_ms and delays only its own events, while every other
+ * URL's events go out through the other slots.  Rows are taken in the
+ * order of the outbox (next attempt, then id), so the first attempts of
+ * one URL's events go out in the order they were written.
  *
  * A 2xx answer removes the row.  Anything else counts as a failed attempt:
  * the row is kept with attempts + 1 and a next attempt after a delay that
@@ -21,16 +30,25 @@
  * callback_max_age_ms (or its next attempt would be), or at once when its
  * URL can never be fetched (a scheme other than http/https, a malformed
  * URL); a row whose callback URL was removed is dropped silently (debug
- * log).  After every pass the outbox is trimmed to callback_outbox_max
- * rows: when it is full the oldest undelivered events are dropped (with a
- * warning giving their number).
+ * log).  The outbox is trimmed to callback_outbox_max rows at most once a
+ * second (POLL_MS): when it is full the oldest undelivered events are
+ * dropped (with a warning giving their number).
  *
- * The thread sleeps until the earliest next attempt, at most POLL_MS (other
- * processes - pactl, a second paserver on the same file - add rows without
- * notifying this one), or until pa_delivery_notify().  pa_delivery_stop()
- * wakes it and aborts a transfer in flight through the progress callback,
- * which libcurl calls at least about once a second; an attempt cut short by
- * the stop does not count as failed and the row stays for the next start.
+ * The outbox is read again ("scan") when a transfer ends, on
+ * pa_delivery_notify(), at the earliest next attempt and at least every
+ * POLL_MS (other processes - pactl, a second paserver on the same file -
+ * add rows without notifying this one).  A scan reads the rows due within
+ * the next POLL_MS, in outbox order; the rows in flight are recognised by
+ * id and skipped, as are the rows of a URL that has a transfer in flight.
+ * When a whole batch is such rows while slots are free, the next scans
+ * read more rows (up to SCAN_MAX), so a long backlog of one broken URL
+ * cannot hide the other URLs' events behind it.
+ *
+ * Between scans the thread sleeps in curl_multi_poll, which
+ * pa_delivery_notify() and pa_delivery_stop() interrupt through
+ * curl_multi_wakeup.  On a stop the transfers in flight are abandoned at
+ * once: they do not count as failed attempts and their rows stay for the
+ * next start.
  *
  * Several processes on one database may each pick the same due row, so an
  * event can reach a receiver more than once; the Idempotency-Key lets the
@@ -40,14 +58,13 @@
  * only (a URL may carry credentials in its userinfo or query), the HTTP
  * status or libcurl's error text and the attempt number - never the body.
  */
-#include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -58,12 +75,18 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
-/* Due rows read per pass. */
+/* Rows read per scan beyond those in flight, at first. */
 #define DUE_BATCH 64
-/* Longest sleep between two looks at the outbox, ms. */
+/* Most rows one scan reads when the head of the outbox is held up by URLs
+ * that have a transfer in flight. */
+#define SCAN_MAX 65536
+/* Longest sleep between two looks at the outbox, ms; also the look-ahead
+ * of a scan and the interval of the trim. */
 #define POLL_MS 1000
 /* Pause after a store failure, ms (no busy loop on a broken database). */
 #define ERROR_PAUSE_MS 1000
+/* Bounds of callback_concurrency (config.c checks the same). */
+#define CONCURRENCY_MAX 256
 /* Room for the Idempotency-Key header line ("<uuid>:<uuid>" normally). */
 #define KEY_BUF 320
 #define HOST_BUF 256
@@ -79,25 +102,43 @@ typedef struct settings {
     int64_t retry_initial_ms;
     int64_t retry_max_ms;
     int64_t outbox_max;
+    int concurrency;
     int proxy_enabled;
     char *proxy_url;          /* "http://host:port" */
     char *proxy_username;     /* NULL: no proxy authentication */
     char *proxy_password;     /* wiped on stop */
 } settings;
 
+/* One transfer place.  The easy handle is made on first use and kept;
+ * while busy, row.items[0] is the row in flight (owned). */
+typedef struct slot {
+    CURL *easy;
+    int busy;
+    pa_store_outbox_array row;
+    struct curl_slist *hdr;
+    char *body;
+    char host[HOST_BUF];
+    char errbuf[CURL_ERROR_SIZE];
+} slot;
+
+#define ROW(sl) (&(sl)->row.items[0])
+
 static struct {
-    pthread_mutex_t mu;       /* guards running, notified and the cond */
-    pthread_cond_t cond;      /* CLOCK_MONOTONIC */
+    pthread_mutex_t mu;       /* guards running, notified and the wake-up */
     int running;
     int notified;
     atomic_int stop;
     pthread_t thread;
     settings set;
     pa_store *store;
-    CURL *curl;
+    CURLM *multi;
+    slot *slots;              /* set.concurrency of them */
+    slot **busy;              /* the busy slots, by callback id (strcmp) */
+    int nbusy;
+    int window;               /* rows per scan beyond those in flight */
+    int64_t trim_at_us;       /* monotonic time of the next trim */
     int curl_global;
     uint64_t rnd;
-    char errbuf[CURL_ERROR_SIZE];
 } D = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* ---- small helpers ----------------------------------------------------------- */
@@ -166,27 +207,51 @@ static int leaks_url_part(const char *text, const char *url)
     return leak;
 }
 
-/* Sleeps up to ms on the condition variable; returns early on notify or
- * stop.  Consumes a pending notification. */
-static void wait_ms(int64_t ms)
+static int64_t mono_ms(void)
 {
-    struct timespec until;
+    return pa_time_mono_us() / 1000;
+}
 
-    pthread_mutex_lock(&D.mu);
-    if (ms > 0 && !D.notified && !atomic_load(&D.stop)) {
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += (time_t)(ms / 1000);
-        until.tv_nsec += (long)(ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        while (!D.notified && !atomic_load(&D.stop))
-            if (pthread_cond_timedwait(&D.cond, &D.mu, &until) == ETIMEDOUT)
-                break;
+/* ---- the transfers in flight, by callback id ---------------------------------- */
+
+/* The index of callback id cb in D.busy, or -(where it would go) - 1. */
+static int busy_find(const char *cb)
+{
+    int lo = 0, hi = D.nbusy;
+
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2, c = strcmp(cb, ROW(D.busy[mid])->callback_id);
+        if (c == 0)
+            return mid;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
     }
-    D.notified = 0;
-    pthread_mutex_unlock(&D.mu);
+    return -lo - 1;
+}
+
+static void busy_add(slot *sl)
+{
+    int at = -busy_find(ROW(sl)->callback_id) - 1;
+
+    memmove(&D.busy[at + 1], &D.busy[at],
+            (size_t)(D.nbusy - at) * sizeof *D.busy);
+    D.busy[at] = sl;
+    D.nbusy++;
+    sl->busy = 1;
+}
+
+static void busy_remove(slot *sl)
+{
+    int at = busy_find(ROW(sl)->callback_id);
+
+    if (at >= 0) {
+        memmove(&D.busy[at], &D.busy[at + 1],
+                (size_t)(D.nbusy - at - 1) * sizeof *D.busy);
+        D.nbusy--;
+    }
+    sl->busy = 0;
 }
 
 /* ---- libcurl ----------------------------------------------------------------- */
@@ -198,25 +263,15 @@ static size_t discard(char *ptr, size_t size, size_t nmemb, void *ud)
     return size * nmemb;
 }
 
-/* Non-zero aborts the transfer (CURLE_ABORTED_BY_CALLBACK). */
-static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
-                       curl_off_t ultotal, curl_off_t ulnow)
+/* The options that stay the same for every request of the slot's handle. */
+static pa_err curl_setup(slot *sl, const settings *st)
 {
-    (void)ud;
-    (void)dltotal;
-    (void)dlnow;
-    (void)ultotal;
-    (void)ulnow;
-    return atomic_load(&D.stop) ? 1 : 0;
-}
-
-/* The options that stay the same for every request. */
-static pa_err curl_setup(CURL *h, const settings *st)
-{
+    CURL *h = sl->easy;
     CURLcode c = CURLE_OK;
 
 #define SET(opt, val) \
     do { if (c == CURLE_OK) c = curl_easy_setopt(h, opt, val); } while (0)
+    SET(CURLOPT_PRIVATE, (void *)sl);
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
     SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -225,9 +280,7 @@ static pa_err curl_setup(CURL *h, const settings *st)
     SET(CURLOPT_CONNECTTIMEOUT_MS, st->connect_timeout_ms);
     SET(CURLOPT_TIMEOUT_MS, st->timeout_ms);
     SET(CURLOPT_WRITEFUNCTION, discard);
-    SET(CURLOPT_NOPROGRESS, 0L);
-    SET(CURLOPT_XFERINFOFUNCTION, on_progress);
-    SET(CURLOPT_ERRORBUFFER, D.errbuf);
+    SET(CURLOPT_ERRORBUFFER, sl->errbuf);
     SET(CURLOPT_USERAGENT, "paserver");
     /* no proxy from the environment (http_proxy ...): only the configured one */
     SET(CURLOPT_PROXY, st->proxy_enabled ? st->proxy_url : "");
@@ -245,10 +298,10 @@ static pa_err curl_setup(CURL *h, const settings *st)
     return PA_OK;
 }
 
-/* SENT: 2xx.  FAILED: worth another attempt.  REFUSED: never deliverable
- * (scheme, URL syntax, ids unusable in a header).  STOPPED: cut short by
- * pa_delivery_stop, not an attempt. */
-typedef enum outcome { SENT, FAILED, REFUSED, STOPPED } outcome;
+/* STARTED: the request is ready on the slot's handle.  SENT: 2xx.  FAILED:
+ * worth another attempt.  REFUSED: never deliverable (scheme, URL syntax,
+ * ids unusable in a header). */
+typedef enum outcome { STARTED, SENT, FAILED, REFUSED } outcome;
 
 /* true when s may go into a header value as is (no control characters). */
 static int header_safe(const char *s)
@@ -284,13 +337,28 @@ static char *json_body(const char *id, size_t *len)
     return out;
 }
 
-/* One POST.  why gets the HTTP status or the error text for the log. */
-static outcome post_one(const pa_store_outbox *row, char *why, size_t wl)
+/* Takes the request's headers and body off the slot's handle and frees
+ * them (the handle must not keep pointers to freed memory). */
+static void request_clear(slot *sl)
 {
-    char key[KEY_BUF], *body;
-    struct curl_slist *hdr = NULL, *h;
+    if (sl->easy != NULL) {
+        curl_easy_setopt(sl->easy, CURLOPT_HTTPHEADER, NULL);
+        curl_easy_setopt(sl->easy, CURLOPT_POSTFIELDS, NULL);
+    }
+    curl_slist_free_all(sl->hdr);
+    sl->hdr = NULL;
+    free(sl->body);
+    sl->body = NULL;
+}
+
+/* Sets up the POST of row on the slot's handle.  why gets the reason of
+ * anything but STARTED. */
+static outcome request_prepare(slot *sl, const pa_store_outbox *row,
+                               char *why, size_t wl)
+{
+    char key[KEY_BUF];
+    struct curl_slist *h;
     size_t blen = 0;
-    long status = 0;
     CURLcode c;
     int n;
 
@@ -304,52 +372,55 @@ static outcome post_one(const pa_store_outbox *row, char *why, size_t wl)
         snprintf(why, wl, "event or callback id too long");
         return REFUSED;
     }
-    if ((body = json_body(row->activation_id, &blen)) == NULL) {
+    if ((sl->body = json_body(row->activation_id, &blen)) == NULL) {
         snprintf(why, wl, "out of memory");
         return FAILED;
     }
-    h = curl_slist_append(hdr, "Content-Type: application/json");
-    if (h != NULL && (hdr = h, h = curl_slist_append(hdr, key)) != NULL &&
-        (hdr = h, h = curl_slist_append(hdr, "Expect:")) != NULL)
-        hdr = h;
+    h = curl_slist_append(NULL, "Content-Type: application/json");
+    if (h != NULL && (sl->hdr = h, h = curl_slist_append(sl->hdr, key)) != NULL &&
+        (sl->hdr = h, h = curl_slist_append(sl->hdr, "Expect:")) != NULL)
+        sl->hdr = h;
     if (h == NULL) {
-        curl_slist_free_all(hdr);
-        free(body);
+        request_clear(sl);
         snprintf(why, wl, "out of memory");
         return FAILED;
     }
-    D.errbuf[0] = '\0';
-    c = curl_easy_setopt(D.curl, CURLOPT_URL, row->callback_url);
+    sl->errbuf[0] = '\0';
+    c = curl_easy_setopt(sl->easy, CURLOPT_URL, row->callback_url);
     if (c == CURLE_OK)
-        c = curl_easy_setopt(D.curl, CURLOPT_HTTPHEADER, hdr);
+        c = curl_easy_setopt(sl->easy, CURLOPT_HTTPHEADER, sl->hdr);
     if (c == CURLE_OK)
-        c = curl_easy_setopt(D.curl, CURLOPT_POSTFIELDSIZE, (long)blen);
+        c = curl_easy_setopt(sl->easy, CURLOPT_POSTFIELDSIZE, (long)blen);
     if (c == CURLE_OK)
-        c = curl_easy_setopt(D.curl, CURLOPT_POSTFIELDS, body);
-    if (c == CURLE_OK)
-        c = curl_easy_perform(D.curl);
-    if (c == CURLE_OK)
-        curl_easy_getinfo(D.curl, CURLINFO_RESPONSE_CODE, &status);
-    /* the handle must not keep pointers to what is freed here */
-    curl_easy_setopt(D.curl, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(D.curl, CURLOPT_POSTFIELDS, NULL);
-    curl_slist_free_all(hdr);
-    free(body);
-    if (c == CURLE_ABORTED_BY_CALLBACK && atomic_load(&D.stop))
-        return STOPPED;
+        c = curl_easy_setopt(sl->easy, CURLOPT_POSTFIELDS, sl->body);
+    if (c != CURLE_OK) {
+        request_clear(sl);
+        snprintf(why, wl, "%s", curl_easy_strerror(c));
+        return c == CURLE_UNSUPPORTED_PROTOCOL || c == CURLE_URL_MALFORMAT
+                   ? REFUSED : FAILED;
+    }
+    return STARTED;
+}
+
+/* The outcome of a finished transfer; why gets the HTTP status or the
+ * error text for the log. */
+static outcome request_outcome(const slot *sl, CURLcode c, long status,
+                               char *why, size_t wl)
+{
     if (c == CURLE_OK && status >= 200 && status <= 299)
         return SENT;
     if (c == CURLE_OK)
         snprintf(why, wl, "HTTP status %ld", status);
-    else if (D.errbuf[0] != '\0' && !leaks_url_part(D.errbuf, row->callback_url))
-        snprintf(why, wl, "%s", D.errbuf);
+    else if (sl->errbuf[0] != '\0' &&
+             !leaks_url_part(sl->errbuf, ROW(sl)->callback_url))
+        snprintf(why, wl, "%s", sl->errbuf);
     else
         snprintf(why, wl, "%s", curl_easy_strerror(c));
     return c == CURLE_UNSUPPORTED_PROTOCOL || c == CURLE_URL_MALFORMAT
                ? REFUSED : FAILED;
 }
 
-/* ---- the loop ------------------------------------------------------------------ */
+/* ---- outcomes ------------------------------------------------------------------ */
 
 static pa_err drop(const pa_store_outbox *row)
 {
@@ -361,32 +432,15 @@ static pa_err drop(const pa_store_outbox *row)
     return e;
 }
 
-/* Sends one row and records the outcome. */
-static pa_err deliver(const pa_store_outbox *row)
+/* Records what became of an attempt (SENT, FAILED or REFUSED). */
+static pa_err settle(const pa_store_outbox *row, const char *host, outcome o,
+                     const char *why)
 {
     const settings *st = &D.set;
-    char host[HOST_BUF], why[WHY_BUF];
-    int64_t now = pa_time_now_ms(), next;
+    int64_t now, next;
     int attempt;
-    outcome o;
     pa_err e;
 
-    if (row->callback_url == NULL) {
-        pa_log(PA_LOG_DEBUG, "callback delivery: callback %s was removed, "
-               "event %s dropped", row->callback_id, row->event_id);
-        return drop(row);
-    }
-    url_host(row->callback_url, host);
-    if (now - row->created_ms > st->max_age_ms) {
-        pa_log(PA_LOG_WARN, "callback delivery: giving up on event %s to "
-               "callback %s (host %s) after %d attempts: older than %lld ms",
-               row->event_id, row->callback_id, host, row->attempts,
-               (long long)st->max_age_ms);
-        return drop(row);
-    }
-    o = post_one(row, why, sizeof why);
-    if (o == STOPPED)
-        return PA_OK;
     if (o == SENT) {
         pa_log(PA_LOG_DEBUG, "callback delivery: event %s sent to callback %s "
                "(host %s)", row->event_id, row->callback_id, host);
@@ -420,28 +474,124 @@ static pa_err deliver(const pa_store_outbox *row)
     return e;
 }
 
-/* One pass: a batch of due rows, then the bound.  *full = the batch was
- * full (more may be due). */
-static pa_err pass(int *full)
+/* ---- starting and finishing transfers ----------------------------------------- */
+
+/* Starts the POST of *row (due, its URL free, a slot free) on a free slot;
+ * the row moves into the slot (*row is left empty).  A row that cannot be
+ * sent is settled at once.  Not PA_OK: a store or libcurl failure, the row
+ * stays as it is. */
+static pa_err start(pa_store_outbox *row, const char *host)
 {
-    pa_store_outbox_array due = {0};
-    int64_t dropped = 0;
+    char why[WHY_BUF];
+    slot *sl = NULL;
+    outcome o;
+    CURLMcode mc;
+
+    for (int i = 0; i < D.set.concurrency && sl == NULL; i++)
+        if (!D.slots[i].busy)
+            sl = &D.slots[i];
+    if (sl == NULL)
+        return PA_ERR_UNKNOWN_ERROR;      /* the caller counts; never here */
+    if (sl->easy == NULL) {
+        if ((sl->easy = curl_easy_init()) == NULL) {
+            pa_log(PA_LOG_ERROR, "callback delivery: libcurl does not "
+                   "initialise");
+            return PA_ERR_UNKNOWN_ERROR;
+        }
+        if (curl_setup(sl, &D.set) != PA_OK) {
+            curl_easy_cleanup(sl->easy);
+            sl->easy = NULL;
+            return PA_ERR_UNKNOWN_ERROR;
+        }
+    }
+    o = request_prepare(sl, row, why, sizeof why);
+    if (o != STARTED)
+        return settle(row, host, o, why);
+    if ((sl->row.items = malloc(sizeof *sl->row.items)) == NULL) {
+        request_clear(sl);
+        return settle(row, host, FAILED, "out of memory");
+    }
+    if ((mc = curl_multi_add_handle(D.multi, sl->easy)) != CURLM_OK) {
+        free(sl->row.items);
+        sl->row.items = NULL;
+        request_clear(sl);
+        return settle(row, host, FAILED, curl_multi_strerror(mc));
+    }
+    sl->row.items[0] = *row;
+    sl->row.count = 1;
+    memset(row, 0, sizeof *row);
+    snprintf(sl->host, sizeof sl->host, "%s", host);
+    busy_add(sl);
+    return PA_OK;
+}
+
+/* Frees what the slot holds for its transfer (the handle stays). */
+static void slot_release(slot *sl)
+{
+    request_clear(sl);
+    busy_remove(sl);
+    pa_store_outbox_array_free(&sl->row);
+}
+
+/* Settles every finished transfer; *finished = how many. */
+static pa_err harvest(int *finished)
+{
+    pa_err first = PA_OK;
+    CURLMsg *m;
+    int queued;
+
+    *finished = 0;
+    while ((m = curl_multi_info_read(D.multi, &queued)) != NULL) {
+        CURL *h = m->easy_handle;
+        CURLcode c = m->data.result;
+        char why[WHY_BUF], *priv = NULL;
+        long status = 0;
+        outcome o;
+        slot *sl;
+        pa_err e;
+
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        /* m is invalid once its handle is removed: read it first */
+        curl_easy_getinfo(h, CURLINFO_PRIVATE, &priv);
+        if (c == CURLE_OK)
+            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        curl_multi_remove_handle(D.multi, h);
+        if ((sl = (slot *)(void *)priv) == NULL || !sl->busy)
+            continue;
+        o = request_outcome(sl, c, status, why, sizeof why);
+        e = settle(ROW(sl), sl->host, o, why);
+        slot_release(sl);
+        (*finished)++;
+        if (e != PA_OK && first == PA_OK)
+            first = e;
+    }
+    return first;
+}
+
+/* Abandons every transfer in flight (stop): nothing is recorded. */
+static void abandon_all(void)
+{
+    for (int i = 0; D.slots != NULL && i < D.set.concurrency; i++) {
+        slot *sl = &D.slots[i];
+        if (!sl->busy)
+            continue;
+        curl_multi_remove_handle(D.multi, sl->easy);
+        slot_release(sl);
+    }
+}
+
+/* ---- the loop ------------------------------------------------------------------ */
+
+/* Trims the outbox to its bound, at most once per POLL_MS. */
+static pa_err trim(void)
+{
+    int64_t dropped = 0, now = pa_time_mono_us();
     pa_err e;
 
-    *full = 0;
-    e = pa_store_outbox_due(D.store, pa_time_now_ms(), DUE_BATCH, &due);
-    if (e != PA_OK) {
-        pa_log(PA_LOG_ERROR, "callback delivery: cannot read the outbox: %s",
-               pa_store_last_error());
-        return e;
-    }
-    for (size_t i = 0; i < due.count && !atomic_load(&D.stop); i++)
-        if ((e = deliver(&due.items[i])) != PA_OK)
-            break;
-    *full = due.count >= DUE_BATCH;
-    pa_store_outbox_array_free(&due);
-    if (e != PA_OK || atomic_load(&D.stop))
-        return e;
+    if (now < D.trim_at_us)
+        return PA_OK;
+    D.trim_at_us = now + (int64_t)POLL_MS * 1000;
     e = pa_store_outbox_trim(D.store, D.set.outbox_max, &dropped);
     if (e != PA_OK)
         pa_log(PA_LOG_ERROR, "callback delivery: cannot trim the outbox: %s",
@@ -453,36 +603,137 @@ static pa_err pass(int *full)
     return e;
 }
 
-/* How long to sleep after a pass: until the earliest next attempt, at most
- * POLL_MS. */
-static int64_t idle_ms(void)
+/* Handles one due row: skipped when it or its URL is in flight, dropped
+ * when its callback was removed or it is too old, else started when a
+ * slot is free.  *acted = it was dropped, settled or started. */
+static pa_err take(pa_store_outbox *row, int64_t now, int *acted)
 {
-    int64_t next = 0, wait;
-    int found = 0;
+    char host[HOST_BUF];
 
-    if (pa_store_outbox_next_due(D.store, &next, &found) != PA_OK) {
+    *acted = 0;
+    /* the row itself in flight, or another row of its URL */
+    if (busy_find(row->callback_id) >= 0)
+        return PA_OK;
+    if (row->callback_url == NULL) {
+        pa_log(PA_LOG_DEBUG, "callback delivery: callback %s was removed, "
+               "event %s dropped", row->callback_id, row->event_id);
+        *acted = 1;
+        return drop(row);
+    }
+    if (now - row->created_ms > D.set.max_age_ms) {
+        url_host(row->callback_url, host);
+        pa_log(PA_LOG_WARN, "callback delivery: giving up on event %s to "
+               "callback %s (host %s) after %d attempts: older than %lld ms",
+               row->event_id, row->callback_id, host, row->attempts,
+               (long long)D.set.max_age_ms);
+        *acted = 1;
+        return drop(row);
+    }
+    if (D.nbusy >= D.set.concurrency)
+        return PA_OK;
+    *acted = 1;
+    url_host(row->callback_url, host);
+    return start(row, host);
+}
+
+/* One look at the outbox: takes the due rows in order, learns when the
+ * next row falls due, trims.  *again = look again at once (more rows may
+ * be due); *wait_ms = otherwise, how long until the next look. */
+static pa_err scan(int *again, int64_t *wait_ms)
+{
+    pa_store_outbox_array due = {0};
+    int64_t now = pa_time_now_ms();
+    int limit = D.window + D.nbusy, acted = 0, full;
+    size_t i;
+    pa_err e;
+
+    *again = 0;
+    *wait_ms = POLL_MS;
+    /* the rows due now, then those due within POLL_MS (for the wake-up) */
+    e = pa_store_outbox_due(D.store, now + POLL_MS, limit, &due);
+    if (e != PA_OK) {
         pa_log(PA_LOG_ERROR, "callback delivery: cannot read the outbox: %s",
                pa_store_last_error());
-        return ERROR_PAUSE_MS;
+        return e;
     }
-    if (!found)
-        return POLL_MS;
-    wait = next - pa_time_now_ms();
-    return wait < 0 ? 0 : wait > POLL_MS ? POLL_MS : wait;
+    for (i = 0; i < due.count && e == PA_OK && !atomic_load(&D.stop); i++) {
+        int a = 0;
+        if (due.items[i].next_attempt_ms > now) {
+            *wait_ms = due.items[i].next_attempt_ms - now;
+            break;
+        }
+        e = take(&due.items[i], now, &a);
+        acted |= a;
+    }
+    /* every row read was due: more may be */
+    full = due.count >= (size_t)limit && i >= due.count;
+    pa_store_outbox_array_free(&due);
+    if (e != PA_OK || atomic_load(&D.stop))
+        return e;
+    if (full && acted) {
+        *again = 1;
+    } else if (full && D.nbusy < D.set.concurrency) {
+        /* slots are free, but every row read waits for its URL: read
+         * further next time, so other URLs' rows behind them are seen */
+        if (D.window < SCAN_MAX) {
+            D.window = D.window > SCAN_MAX / 2 ? SCAN_MAX : D.window * 2;
+            *again = 1;
+        }
+    } else if (!full && D.window > DUE_BATCH && due.count < (size_t)limit / 4) {
+        D.window = D.window / 2 < DUE_BATCH ? DUE_BATCH : D.window / 2;
+    }
+    if (*again)
+        *wait_ms = 0;
+    return trim();
 }
 
 static void *thread_main(void *arg)
 {
+    int64_t scan_at = 0, pause_until = 0;   /* monotonic ms */
+    int must_scan = 1;
+
     (void)arg;
     while (!atomic_load(&D.stop)) {
-        int full = 0;
-        if (pass(&full) != PA_OK) {
-            wait_ms(ERROR_PAUSE_MS);
-            continue;
+        int running = 0, finished = 0, again = 0;
+        int64_t now, wait = 0;
+        CURLMcode mc = curl_multi_perform(D.multi, &running);
+
+        if (mc != CURLM_OK)
+            pa_log(PA_LOG_ERROR, "callback delivery: libcurl: %s",
+                   curl_multi_strerror(mc));
+        if (harvest(&finished) != PA_OK)
+            pause_until = mono_ms() + ERROR_PAUSE_MS;
+        if (atomic_load(&D.stop))
+            break;
+        pthread_mutex_lock(&D.mu);
+        if (D.notified)
+            must_scan = 1;
+        D.notified = 0;
+        pthread_mutex_unlock(&D.mu);
+        if (finished > 0)
+            must_scan = 1;
+        now = mono_ms();
+        if (now >= pause_until && (must_scan || now >= scan_at)) {
+            must_scan = 0;
+            if (scan(&again, &wait) != PA_OK) {
+                pause_until = mono_ms() + ERROR_PAUSE_MS;
+                wait = ERROR_PAUSE_MS;
+            }
+            if (again) {
+                must_scan = 1;
+                continue;
+            }
+            now = mono_ms();
+            scan_at = now + (wait < 0 ? 0 : wait > POLL_MS ? POLL_MS : wait);
         }
-        if (full || atomic_load(&D.stop))
-            continue;
-        wait_ms(idle_ms());
+        wait = (now < pause_until ? pause_until : scan_at) - now;
+        if (wait < 0)
+            wait = 0;
+        if (wait > POLL_MS)
+            wait = POLL_MS;
+        /* returns early on socket activity, libcurl's own timers,
+         * pa_delivery_notify and pa_delivery_stop (curl_multi_wakeup) */
+        curl_multi_poll(D.multi, NULL, 0, (int)wait, NULL);
     }
     return NULL;
 }
@@ -516,6 +767,9 @@ static pa_err settings_copy(settings *st, const pa_config *cfg)
     st->retry_initial_ms = cfg->callback_retry_initial_ms;
     st->retry_max_ms = cfg->callback_retry_max_ms;
     st->outbox_max = cfg->callback_outbox_max;
+    st->concurrency = cfg->callback_concurrency < 1 ? 1
+                      : cfg->callback_concurrency > CONCURRENCY_MAX
+                          ? CONCURRENCY_MAX : cfg->callback_concurrency;
     st->proxy_enabled = cfg->proxy_enabled;
     if (cfg->database == NULL || (st->database = strdup(cfg->database)) == NULL)
         goto fail;
@@ -537,12 +791,24 @@ fail:
     return PA_ERR_UNKNOWN_ERROR;
 }
 
-/* Releases what start acquired (also after a failed start). */
+/* Releases what start acquired (also after a failed start): the transfers
+ * still in flight are abandoned, the handles closed in the order libcurl
+ * asks for (out of the multi handle, easy handles, multi handle). */
 static void release(void)
 {
-    if (D.curl != NULL)
-        curl_easy_cleanup(D.curl);
-    D.curl = NULL;
+    if (D.multi != NULL)
+        abandon_all();
+    for (int i = 0; D.slots != NULL && i < D.set.concurrency; i++)
+        if (D.slots[i].easy != NULL)
+            curl_easy_cleanup(D.slots[i].easy);
+    free(D.slots);
+    D.slots = NULL;
+    free(D.busy);
+    D.busy = NULL;
+    D.nbusy = 0;
+    if (D.multi != NULL)
+        curl_multi_cleanup(D.multi);
+    D.multi = NULL;
     pa_store_close(D.store);
     D.store = NULL;
     if (D.curl_global)
@@ -554,8 +820,8 @@ static void release(void)
 pa_err pa_delivery_start(const pa_config *cfg)
 {
     pa_store_options opt = {.busy_timeout_ms = cfg->lock_timeout_ms};
-    pthread_condattr_t ca;
     sigset_t all, old;
+    CURLMcode mc;
     int rc;
 
     pthread_mutex_lock(&D.mu);
@@ -565,22 +831,33 @@ pa_err pa_delivery_start(const pa_config *cfg)
         pa_log(PA_LOG_ERROR, "callback delivery: already running");
         return PA_ERR_UNKNOWN_ERROR;
     }
-    if (settings_copy(&D.set, cfg) != PA_OK) {
+    if (settings_copy(&D.set, cfg) != PA_OK ||
+        (D.slots = calloc((size_t)D.set.concurrency, sizeof *D.slots)) == NULL ||
+        (D.busy = calloc((size_t)D.set.concurrency, sizeof *D.busy)) == NULL) {
         pa_log(PA_LOG_ERROR, "callback delivery: out of memory");
+        release();
         return PA_ERR_UNKNOWN_ERROR;
     }
+    D.nbusy = 0;
+    D.window = DUE_BATCH;
+    D.trim_at_us = 0;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         pa_log(PA_LOG_ERROR, "callback delivery: libcurl does not initialise");
         release();
         return PA_ERR_UNKNOWN_ERROR;
     }
     D.curl_global = 1;
-    if ((D.curl = curl_easy_init()) == NULL) {
+    if ((D.multi = curl_multi_init()) == NULL) {
         pa_log(PA_LOG_ERROR, "callback delivery: libcurl does not initialise");
         release();
         return PA_ERR_UNKNOWN_ERROR;
     }
-    if (curl_setup(D.curl, &D.set) != PA_OK) {
+    /* idle connections kept for reuse: one per slot and a few more */
+    mc = curl_multi_setopt(D.multi, CURLMOPT_MAXCONNECTS,
+                           (long)D.set.concurrency + 4);
+    if (mc != CURLM_OK) {
+        pa_log(PA_LOG_ERROR, "callback delivery: libcurl refused an option: %s",
+               curl_multi_strerror(mc));
         release();
         return PA_ERR_UNKNOWN_ERROR;
     }
@@ -594,16 +871,6 @@ pa_err pa_delivery_start(const pa_config *cfg)
             (uint64_t)pa_time_now_ms();
     if (D.rnd == 0)
         D.rnd = 0x9E3779B97F4A7C15ULL;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    rc = pthread_cond_init(&D.cond, &ca);
-    pthread_condattr_destroy(&ca);
-    if (rc != 0) {
-        pa_log(PA_LOG_ERROR, "callback delivery: cannot create a condition "
-               "variable");
-        release();
-        return PA_ERR_UNKNOWN_ERROR;
-    }
     atomic_store(&D.stop, 0);
     D.notified = 0;
     /* signals (SIGTERM, SIGINT) go to the main thread, never to this one */
@@ -614,7 +881,6 @@ pa_err pa_delivery_start(const pa_config *cfg)
     if (rc != 0) {
         pa_log(PA_LOG_ERROR, "callback delivery: cannot start its thread: %s",
                strerror(rc));
-        pthread_cond_destroy(&D.cond);
         release();
         return PA_ERR_UNKNOWN_ERROR;
     }
@@ -622,8 +888,9 @@ pa_err pa_delivery_start(const pa_config *cfg)
     D.running = 1;
     pthread_mutex_unlock(&D.mu);
     pa_log(PA_LOG_INFO, "callback delivery started (up to %d attempts within "
-           "%lld ms, outbox bound %lld rows%s)", D.set.max_attempts,
-           (long long)D.set.max_age_ms, (long long)D.set.outbox_max,
+           "%lld ms, %d at once, outbox bound %lld rows%s)", D.set.max_attempts,
+           (long long)D.set.max_age_ms, D.set.concurrency,
+           (long long)D.set.outbox_max,
            D.set.proxy_enabled ? ", through the proxy" : "");
     return PA_OK;
 }
@@ -636,13 +903,12 @@ void pa_delivery_stop(void)
         return;
     }
     atomic_store(&D.stop, 1);
-    pthread_cond_broadcast(&D.cond);
+    curl_multi_wakeup(D.multi);
     pthread_mutex_unlock(&D.mu);
     pthread_join(D.thread, NULL);
     pthread_mutex_lock(&D.mu);
     D.running = 0;
     D.notified = 0;
-    pthread_cond_destroy(&D.cond);
     pthread_mutex_unlock(&D.mu);
     release();
     pa_log(PA_LOG_INFO, "callback delivery stopped");
@@ -653,7 +919,8 @@ void pa_delivery_notify(void)
     pthread_mutex_lock(&D.mu);
     if (D.running) {
         D.notified = 1;
-        pthread_cond_signal(&D.cond);
+        /* thread-safe; interrupts (or pre-empts) curl_multi_poll */
+        curl_multi_wakeup(D.multi);
     }
     pthread_mutex_unlock(&D.mu);
 }

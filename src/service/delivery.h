@@ -3,7 +3,9 @@
  * (store.h "callback outbox") after commit, with retries, and keeps them
  * across a receiver outage or a restart until they are delivered or run
  * out of attempts, age or room (callback_max_attempts, callback_max_age_ms,
- * callback_outbox_max; details in delivery.c).
+ * callback_outbox_max; details in delivery.c).  Up to callback_concurrency
+ * attempts are in flight at once, at most one per callback URL, so a
+ * receiver that never answers delays only its own events.
  */
 #ifndef PA_SERVICE_DELIVERY_H
 #define PA_SERVICE_DELIVERY_H
@@ -20,8 +22,9 @@
  * outlive the thread. */
 pa_err pa_delivery_start(const pa_config *cfg);
 
-/* Stops it promptly (an attempt in flight is aborted within about a
- * second and stays queued) and joins it.  Safe when not started. */
+/* Stops it promptly (the attempts in flight are abandoned at once and
+ * their rows stay queued, not counted as failed) and joins it.  Safe when
+ * not started. */
 void pa_delivery_stop(void);
 
 /* Wakes the thread because rows were committed.  Cheap, safe from any

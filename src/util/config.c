@@ -115,6 +115,8 @@ static const key_desc keys[] = {
      "600000", NULL},
     {"callback_outbox_max", K_I64, OFF(callback_outbox_max), 1, 1000000000,
      "100000", NULL},
+    {"callback_concurrency", K_INT, OFF(callback_concurrency), 1, 256, "8",
+     NULL},
     {"expiry_sweep_interval_ms", K_INT, OFF(expiry_sweep_interval_ms), 0,
      DAY_MS, "60000", NULL},
     {"expiry_sweep_batch", K_INT, OFF(expiry_sweep_batch), 1, 100000, "500",

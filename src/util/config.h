@@ -84,6 +84,7 @@ typedef struct pa_config {
     int callback_retry_initial_ms;   /* delay after the first failure */
     int callback_retry_max_ms;       /* cap of the doubling delay */
     int64_t callback_outbox_max;     /* undelivered rows kept at most */
+    int callback_concurrency;        /* deliveries in flight at once */
     int expiry_sweep_interval_ms;    /* 0 = no sweep thread */
     int expiry_sweep_batch;          /* activations per sweep transaction */
     int64_t token_timestamp_validity_ms;

@@ -9,12 +9,16 @@
  * answer with Connection: close): it records the method, target,
  * Content-Type, Idempotency-Key and body of each request and answers with
  * a status the test chooses, or never (to test stopping), or is not
- * listening at all (connections refused).  Outbox and activation rows are
+ * listening at all (connections refused).  A "sink" plays receivers that accept
+ * every connection and never answer, on several ports, and records when
+ * each connection was opened, carried its request and was closed (to see
+ * how many transfers are in flight at once).  Outbox and activation rows are
  * checked with raw SQL on a separate connection, independently of the
  * store code.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -461,6 +465,218 @@ static int64_t mono_ms(void)
     return pa_time_mono_us() / 1000;
 }
 
+/* ---- the sink: accepts every connection, reads, never answers ------------- */
+
+/* Listening sockets of one sink and connections it keeps track of. */
+#define SINK_PORTS 4
+#define SINK_CONNS 32
+
+typedef struct sink_conn {
+    int fd;                  /* -1 once the client closed it */
+    int port;                /* index of its listening socket */
+    int64_t opened_ms;       /* monotonic: accepted */
+    int64_t request_ms;      /* monotonic: header block read; 0 before */
+    int64_t closed_ms;       /* monotonic: closed by the client; 0 before */
+    char head[2048];
+    size_t len;
+    char idem[160];
+} sink_conn;
+
+/* One thread for every port, so that what it records is in the order it
+ * happened: in each round the open connections (requests, closes) are
+ * read before new connections are accepted. */
+typedef struct sink {
+    int nports;
+    int lfd[SINK_PORTS], port[SINK_PORTS];
+    pthread_t thread;
+    int started;
+    atomic_int stop;
+    pthread_mutex_t mu;
+    sink_conn conn[SINK_CONNS];
+    int n;                   /* connections accepted */
+    int open, max_open;      /* all ports together */
+    int port_open[SINK_PORTS], port_max_open[SINK_PORTS];
+} sink;
+
+static void sink_read(sink *s, sink_conn *c)
+{
+    char buf[512];
+    ssize_t got = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+
+    if (got > 0) {
+        size_t take = (size_t)got;
+        pthread_mutex_lock(&s->mu);
+        if (take > sizeof c->head - 1 - c->len)
+            take = sizeof c->head - 1 - c->len;
+        memcpy(c->head + c->len, buf, take);
+        c->len += take;
+        c->head[c->len] = '\0';
+        if (c->request_ms == 0 && strstr(c->head, "\r\n\r\n") != NULL) {
+            header_value(c->head, "Idempotency-Key", c->idem, sizeof c->idem);
+            c->request_ms = mono_ms();
+        }
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    pthread_mutex_lock(&s->mu);
+    close(c->fd);
+    c->fd = -1;
+    c->closed_ms = mono_ms();
+    s->open--;
+    s->port_open[c->port]--;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void sink_accept(sink *s, int k)
+{
+    int c;
+
+    while ((c = accept(s->lfd[k], NULL, NULL)) >= 0) {
+        pthread_mutex_lock(&s->mu);
+        if (s->n >= SINK_CONNS) {
+            pthread_mutex_unlock(&s->mu);
+            close(c);
+            continue;
+        }
+        memset(&s->conn[s->n], 0, sizeof s->conn[s->n]);
+        s->conn[s->n].fd = c;
+        s->conn[s->n].port = k;
+        s->conn[s->n].opened_ms = mono_ms();
+        s->n++;
+        if (++s->open > s->max_open)
+            s->max_open = s->open;
+        if (++s->port_open[k] > s->port_max_open[k])
+            s->port_max_open[k] = s->port_open[k];
+        pthread_mutex_unlock(&s->mu);
+    }
+}
+
+static void *sink_main(void *arg)
+{
+    sink *s = arg;
+
+    while (!atomic_load(&s->stop)) {
+        struct pollfd p[SINK_CONNS + SINK_PORTS];
+        int which[SINK_CONNS], nc = 0;
+
+        /* only this thread changes fd and n */
+        for (int i = 0; i < s->n; i++)
+            if (s->conn[i].fd >= 0) {
+                p[nc] = (struct pollfd){s->conn[i].fd, POLLIN, 0};
+                which[nc++] = i;
+            }
+        for (int k = 0; k < s->nports; k++)
+            p[nc + k] = (struct pollfd){s->lfd[k], POLLIN, 0};
+        if (poll(p, (nfds_t)(nc + s->nports), 20) <= 0)
+            continue;
+        for (int j = 0; j < nc; j++)
+            if (p[j].revents != 0)
+                sink_read(s, &s->conn[which[j]]);
+        for (int k = 0; k < s->nports; k++)
+            if (p[nc + k].revents & POLLIN)
+                sink_accept(s, k);
+    }
+    return NULL;
+}
+
+/* Listens on nports loopback ports and starts the sink's thread. */
+static void sink_start(sink *s, int nports)
+{
+    memset(s, 0, sizeof *s);
+    pthread_mutex_init(&s->mu, NULL);
+    s->nports = nports;
+    for (int k = 0; k < nports; k++) {
+        struct sockaddr_in a = {0};
+        socklen_t al = sizeof a;
+        int one = 1;
+        s->lfd[k] = socket(AF_INET, SOCK_STREAM, 0);
+        CU_ASSERT_FATAL(s->lfd[k] >= 0);
+        setsockopt(s->lfd[k], SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        CU_ASSERT_FATAL(bind(s->lfd[k], (struct sockaddr *)&a, sizeof a) == 0);
+        CU_ASSERT_FATAL(getsockname(s->lfd[k], (struct sockaddr *)&a, &al) == 0);
+        CU_ASSERT_FATAL(fcntl(s->lfd[k], F_SETFL, O_NONBLOCK) == 0);
+        CU_ASSERT_FATAL(listen(s->lfd[k], 16) == 0);
+        s->port[k] = ntohs(a.sin_port);
+    }
+    CU_ASSERT_FATAL(pthread_create(&s->thread, NULL, sink_main, s) == 0);
+    s->started = 1;
+}
+
+static void sink_stop(sink *s)
+{
+    if (!s->started)
+        return;
+    atomic_store(&s->stop, 1);
+    pthread_join(s->thread, NULL);
+    for (int i = 0; i < s->n; i++)
+        if (s->conn[i].fd >= 0)
+            close(s->conn[i].fd);
+    for (int k = 0; k < s->nports; k++)
+        close(s->lfd[k]);
+    pthread_mutex_destroy(&s->mu);
+    s->started = 0;
+}
+
+/* What the sink saw on port k (-1: every port): connections accepted,
+ * requests read, connections closed. */
+typedef struct sink_counts {
+    int accepted, requests, closed;
+} sink_counts;
+
+static sink_counts sink_count(sink *s, int k)
+{
+    sink_counts c = {0, 0, 0};
+
+    pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < s->n; i++)
+        if (k < 0 || s->conn[i].port == k) {
+            c.accepted++;
+            c.requests += s->conn[i].request_ms != 0;
+            c.closed += s->conn[i].fd < 0;
+        }
+    pthread_mutex_unlock(&s->mu);
+    return c;
+}
+
+/* The i-th connection accepted on port k (fd < 0 and opened_ms 0 when
+ * there is none). */
+static sink_conn sink_get(sink *s, int k, int i)
+{
+    sink_conn c;
+
+    memset(&c, 0, sizeof c);
+    c.fd = -1;
+    pthread_mutex_lock(&s->mu);
+    for (int j = 0; j < s->n; j++)
+        if (s->conn[j].port == k && i-- == 0) {
+            c = s->conn[j];
+            break;
+        }
+    pthread_mutex_unlock(&s->mu);
+    return c;
+}
+
+/* Most connections open at once on port k (-1: on every port together). */
+static int sink_peak(sink *s, int k)
+{
+    int n;
+
+    pthread_mutex_lock(&s->mu);
+    n = k < 0 ? s->max_open : s->port_max_open[k];
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+static int sink_url(char *out, size_t len, const sink *s, int k,
+                    const char *rest)
+{
+    return snprintf(out, len, "http://127.0.0.1:%d%s", s->port[k], rest);
+}
+
 /* ---- delivery ------------------------------------------------------------------ */
 
 static void test_backoff(void)
@@ -852,6 +1068,168 @@ static void test_stop_while_receiver_hangs(void)
     rx_stop(&rx);
 }
 
+/* Application A's receiver accepts the connection and never answers;
+ * application B's answers.  B's event, written after a backlog of A's
+ * (more than one batch of due rows), is delivered while A's first attempt
+ * is still in flight: what happens first is B's delivery, not the end of
+ * A's attempt. */
+static void test_hanging_receiver_isolated(void)
+{
+    sink sk;
+    receiver rx;
+    pa_config cfg;
+    char cba[PA_UUID_BUF], cbb[PA_UUID_BUF], act[PA_UUID_BUF];
+    enum { NA = 100 };
+    char eva[NA][PA_UUID_BUF], evb[PA_UUID_BUF], url[256], key[512];
+    int64_t app_b = 0, until;
+    int rows = -1;
+    long long b_row, a_failed;
+    sink_counts a;
+
+    sink_start(&sk, 1);
+    rx_start(&rx, 1, 200);
+    CU_ASSERT_EQUAL_FATAL(pa_store_application_create(db, "bg-app-b", &app_b),
+                          PA_OK);
+    sink_url(url, sizeof url, &sk, 0, "/a");
+    add_callback(cba, url);
+    url_of(url, sizeof url, &rx, "", "/b");
+    CU_ASSERT_EQUAL_FATAL(pa_uuid_v4(cbb), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(pa_store_callback_create(db, cbb, app_b, "cb", url),
+                          PA_OK);
+    add_activation(act, PA_STATUS_CREATED, pa_time_now_ms() + 60000);
+    for (int i = 0; i < NA; i++)
+        CU_ASSERT_EQUAL(add_event(eva[i], act, pa_time_now_ms()), 1);
+    CU_ASSERT_EQUAL_FATAL(pa_uuid_v4(evb), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(pa_store_outbox_add(db, evb, app_b, act,
+                                              pa_time_now_ms(), &rows), PA_OK);
+    CU_ASSERT_EQUAL(rows, 1);
+    test_cfg(&cfg);
+    cfg.callback_timeout_ms = 3000;
+    CU_ASSERT_EQUAL_FATAL(pa_delivery_start(&cfg), PA_OK);
+    /* whichever comes first: B delivered, or A's attempt over */
+    until = mono_ms() + 30000;
+    while (mono_ms() < until && event_attempts(evb) != -1 &&
+           sink_count(&sk, 0).closed == 0 && event_attempts(eva[0]) == 0)
+        sleep_ms(5);
+    b_row = event_attempts(evb);
+    a = sink_count(&sk, 0);
+    a_failed = q_int("SELECT COUNT(*) FROM pa_callback_outbox WHERE "
+                     "attempts > 0", NULL);
+    CU_ASSERT_EQUAL(b_row, -1);               /* B's row is gone ... */
+    CU_ASSERT_EQUAL(rx_count(&rx), 1);
+    CU_ASSERT_EQUAL(a.closed, 0);             /* ... A's attempt goes on */
+    CU_ASSERT(a.accepted <= 1);
+    CU_ASSERT_EQUAL(a_failed, 0);
+    CU_ASSERT_EQUAL(outbox_rows(), NA);
+    if (rx_count(&rx) >= 1) {
+        snprintf(key, sizeof key, "%s:%s", evb, cbb);
+        CU_ASSERT_STRING_EQUAL(rx_get(&rx, 0).target, "/b");
+        CU_ASSERT_STRING_EQUAL(rx_get(&rx, 0).idem, key);
+    }
+    /* A's first attempt carries its oldest event, then times out and
+     * counts as failed */
+    CHECK_SOON(sink_count(&sk, 0).requests >= 1, 5000);
+    snprintf(key, sizeof key, "%s:%s", eva[0], cba);
+    CU_ASSERT_STRING_EQUAL(sink_get(&sk, 0, 0).idem, key);
+    CHECK_SOON(event_attempts(eva[0]) == 1, 15000);
+    CU_ASSERT(sink_get(&sk, 0, 0).closed_ms != 0);
+    pa_delivery_stop();
+    CU_ASSERT_EQUAL(sink_peak(&sk, -1), 1);
+    pa_config_free(&cfg);
+    rx_stop(&rx);
+    sink_stop(&sk);
+}
+
+/* Three events for one URL whose receiver never answers: one connection
+ * at a time, and the first attempts in the order of the events. */
+static void test_one_transfer_per_url(void)
+{
+    sink sk;
+    pa_config cfg;
+    char cb[PA_UUID_BUF], act[PA_UUID_BUF], ev[3][PA_UUID_BUF];
+    char url[256], key[512];
+    sink_conn c[3];
+
+    sink_start(&sk, 1);
+    sink_url(url, sizeof url, &sk, 0, "/slow");
+    add_callback(cb, url);
+    add_activation(act, PA_STATUS_CREATED, pa_time_now_ms() + 60000);
+    for (int i = 0; i < 3; i++)
+        CU_ASSERT_EQUAL(add_event(ev[i], act, pa_time_now_ms()), 1);
+    test_cfg(&cfg);
+    cfg.callback_connect_timeout_ms = 1000;
+    cfg.callback_timeout_ms = 1000;
+    CU_ASSERT_EQUAL_FATAL(pa_delivery_start(&cfg), PA_OK);
+    CHECK_SOON(sink_count(&sk, 0).requests >= 3, 30000);
+    pa_delivery_stop();
+    CU_ASSERT_EQUAL(sink_peak(&sk, -1), 1);
+    for (int i = 0; i < 3; i++) {
+        c[i] = sink_get(&sk, 0, i);
+        snprintf(key, sizeof key, "%s:%s", ev[i], cb);
+        CU_ASSERT_STRING_EQUAL(c[i].idem, key);
+    }
+    /* each connection opened after the one before was closed */
+    for (int i = 1; i < 3; i++)
+        CU_ASSERT(c[i - 1].closed_ms != 0 &&
+                  c[i].opened_ms >= c[i - 1].closed_ms);
+    pa_config_free(&cfg);
+    sink_stop(&sk);
+}
+
+/* callback_concurrency = 2 and three URLs whose receivers never answer:
+ * two requests go out, the third only after one of them ended. */
+static void test_concurrency_limit(void)
+{
+    sink sk;
+    pa_config cfg;
+    char cb[3][PA_UUID_BUF], act[PA_UUID_BUF], ev[PA_UUID_BUF], url[256];
+    int first[2], n = 0, third = -1;
+    int64_t until, first_end = 0;
+    sink_conn c3;
+
+    sink_start(&sk, 3);
+    for (int k = 0; k < 3; k++) {
+        sink_url(url, sizeof url, &sk, k, "/hang");
+        add_callback(cb[k], url);
+    }
+    add_activation(act, PA_STATUS_CREATED, pa_time_now_ms() + 60000);
+    CU_ASSERT_EQUAL(add_event(ev, act, pa_time_now_ms()), 3);
+    test_cfg(&cfg);
+    cfg.callback_concurrency = 2;
+    cfg.callback_connect_timeout_ms = 1500;
+    cfg.callback_timeout_ms = 1500;
+    CU_ASSERT_EQUAL_FATAL(pa_delivery_start(&cfg), PA_OK);
+    CHECK_SOON(sink_count(&sk, -1).requests >= 2, 10000);
+    for (int k = 0; k < 3; k++) {
+        if (sink_count(&sk, k).accepted == 0)
+            third = k;
+        else if (n < 2)
+            first[n++] = k;
+    }
+    CU_ASSERT(n == 2 && third >= 0);
+    if (n == 2 && third >= 0) {
+        /* the third URL gets its request once one of the first two ended */
+        until = mono_ms() + 30000;
+        while (mono_ms() < until && sink_count(&sk, third).requests == 0)
+            sleep_ms(5);
+        pa_delivery_stop();
+        c3 = sink_get(&sk, third, 0);
+        CU_ASSERT(c3.request_ms != 0);
+        for (int j = 0; j < 2; j++) {
+            int64_t end = sink_get(&sk, first[j], 0).closed_ms;
+            if (end != 0 && (first_end == 0 || end < first_end))
+                first_end = end;
+        }
+        CU_ASSERT(first_end != 0 && c3.opened_ms >= first_end);
+    }
+    pa_delivery_stop();
+    CU_ASSERT_EQUAL(sink_peak(&sk, -1), 2);
+    for (int k = 0; k < 3; k++)
+        CU_ASSERT_EQUAL(sink_peak(&sk, k), 1);
+    pa_config_free(&cfg);
+    sink_stop(&sk);
+}
+
 static void test_start_failure(void)
 {
     pa_config cfg;
@@ -1031,6 +1409,12 @@ int main(void)
         {"too old dropped unsent", test_too_old},
         {"bound drops the oldest", test_trim},
         {"stop while the receiver hangs", test_stop_while_receiver_hangs},
+        {"a hanging receiver delays no other application",
+         test_hanging_receiver_isolated},
+        {"one transfer at a time per URL, in event order",
+         test_one_transfer_per_url},
+        {"callback_concurrency bounds the transfers",
+         test_concurrency_limit},
         {"start failure", test_start_failure},
     };
     static const test_def sweep[] = {

@@ -134,6 +134,7 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(c.callback_retry_initial_ms, 1000);
     CU_ASSERT_EQUAL(c.callback_retry_max_ms, 600000);
     CU_ASSERT_EQUAL(c.callback_outbox_max, 100000);
+    CU_ASSERT_EQUAL(c.callback_concurrency, 8);
     CU_ASSERT_EQUAL(c.expiry_sweep_interval_ms, 60000);
     CU_ASSERT_EQUAL(c.expiry_sweep_batch, 500);
     CU_ASSERT_EQUAL(c.token_timestamp_validity_ms, 7200000);
@@ -407,6 +408,7 @@ static const struct {
      "callback_retry_initial_ms = 250"},
     {"PASERVER_CALLBACK_RETRY_MAX_MS=4000", "callback_retry_max_ms = 4000"},
     {"PASERVER_CALLBACK_OUTBOX_MAX=77", "callback_outbox_max = 77"},
+    {"PASERVER_CALLBACK_CONCURRENCY=3", "callback_concurrency = 3"},
     {"PASERVER_EXPIRY_SWEEP_INTERVAL_MS=0", "expiry_sweep_interval_ms = 0"},
     {"PASERVER_EXPIRY_SWEEP_BATCH=9", "expiry_sweep_batch = 9"},
     {"PASERVER_TOKEN_TIMESTAMP_VALIDITY_MS=60000",
@@ -498,6 +500,8 @@ static void test_env_bad_values(void)
         {"PASERVER_CALLBACK_RETRY_INITIAL_MS=0", "callback_retry_initial_ms"},
         {"PASERVER_CALLBACK_RETRY_MAX_MS=86400001", "callback_retry_max_ms"},
         {"PASERVER_CALLBACK_OUTBOX_MAX=0", "callback_outbox_max"},
+        {"PASERVER_CALLBACK_CONCURRENCY=0", "callback_concurrency"},
+        {"PASERVER_CALLBACK_CONCURRENCY=257", "callback_concurrency"},
         {"PASERVER_EXPIRY_SWEEP_INTERVAL_MS=-1", "expiry_sweep_interval_ms"},
         {"PASERVER_EXPIRY_SWEEP_BATCH=0", "expiry_sweep_batch"},
     };
@@ -724,6 +728,17 @@ static void test_validate(void)
                     PA_ERR_INVALID_INPUT_FORMAT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "callback_outbox_max"));
     c.callback_outbox_max = 10;
+    c.callback_concurrency = 257;
+    CU_ASSERT_EQUAL(pa_config_validate(&c, err, sizeof err),
+                    PA_ERR_INVALID_INPUT_FORMAT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "callback_concurrency"));
+    c.callback_concurrency = 256;
+    CU_ASSERT_EQUAL(pa_config_validate(&c, err, sizeof err), PA_OK);
+    c.callback_concurrency = 0;
+    CU_ASSERT_EQUAL(pa_config_validate(&c, err, sizeof err),
+                    PA_ERR_INVALID_INPUT_FORMAT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "callback_concurrency"));
+    c.callback_concurrency = 1;
     c.expiry_sweep_batch = 100001;
     CU_ASSERT_EQUAL(pa_config_validate(&c, err, sizeof err),
                     PA_ERR_INVALID_INPUT_FORMAT);
