@@ -12,6 +12,8 @@
 #include "net/server.h"
 #include "service/delivery.h"
 #include "service/http.h"
+#include "service/keycache.h"
+#include "service/retention.h"
 #include "service/sweep.h"
 #include "store/store.h"
 #include "util/config.h"
@@ -133,6 +135,11 @@ int main(int argc, char **argv)
     }
     if (check_encryption_key(&cfg) != PA_OK)
         goto out;
+    if (pa_keycache_init((size_t)cfg.signature_key_cache_entries) != PA_OK) {
+        pa_log(PA_LOG_ERROR, "cannot allocate the derived-key cache (%d entries)",
+               cfg.signature_key_cache_entries);
+        goto out;
+    }
     if (pa_http_init(&cfg) != PA_OK
         || pa_server_create(&cfg, &hooks, &srv, err, sizeof err) != PA_OK) {
         pa_log(PA_LOG_ERROR, "%s", err[0] ? err : "cannot start");
@@ -142,14 +149,19 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
-    /* background work (DESIGN.md "Work outside a request"); both threads
-     * block every signal, so SIGTERM and SIGINT reach this thread */
+    /* background work (DESIGN.md "Work outside a request"); the threads
+     * all block every signal, so SIGTERM and SIGINT reach this thread */
     if (pa_delivery_start(&cfg) != PA_OK) {
         pa_log(PA_LOG_ERROR, "cannot start the callback delivery thread");
         goto out;
     }
     if (pa_sweep_start(&cfg) != PA_OK) {
         pa_log(PA_LOG_ERROR, "cannot start the expiry sweep thread");
+        goto out;
+    }
+    /* not started when audit_retention_ms and history_retention_ms are 0 */
+    if (pa_retention_start(&cfg) != PA_OK) {
+        pa_log(PA_LOG_ERROR, "cannot start the retention purge thread");
         goto out;
     }
     pa_log(PA_LOG_INFO, "paserver %s listening on port %d, endpoint %s/soap, database %s",
@@ -161,9 +173,11 @@ out:
     running = NULL;
     /* the pool has drained: the sweep may still queue callbacks, so it
      * stops before the delivery thread; rows left are sent after restart */
+    pa_retention_stop();
     pa_sweep_stop();
     pa_delivery_stop();
     pa_server_free(srv);
+    pa_keycache_free();
     pa_http_free();
     pa_log_close();
     pa_config_free(&cfg);

@@ -20,13 +20,9 @@
     }
 
 /* v3 */
-SCHEDULED(pa3, VerifySignature)
 SCHEDULED(pa3, CreatePersonalizedOfflineSignaturePayload)
 SCHEDULED(pa3, CreateNonPersonalizedOfflineSignaturePayload)
-SCHEDULED(pa3, VerifyOfflineSignature)
-SCHEDULED(pa3, VaultUnlock)
 SCHEDULED(pa3, VerifyECDSASignature)
-SCHEDULED(pa3, SignatureAudit)
 SCHEDULED(pa3, CreateToken)
 SCHEDULED(pa3, ValidateToken)
 SCHEDULED(pa3, RemoveToken)

@@ -13,6 +13,7 @@
 #include "crypto/recordenc.h"
 #include "service/activation_internal.h"
 #include "service/delivery.h"
+#include "service/keycache.h"
 #include "service/lifecycle.h"
 #include "util/log.h"
 
@@ -100,10 +101,14 @@ pa_err pa_act_derived_keys_with(const pa_act_env *env,
     pa_err e;
 
     memset(out, 0, sizeof *out);
+    if (pa_keycache_get(a->activation_id, out))
+        return PA_OK;
     if ((e = pa_act_server_private(env, a, &priv)) != PA_OK)
         return e;
     e = pa_keys_from_pair(priv, device, out);
     pa_ec_free(priv);
+    if (e == PA_OK)
+        pa_keycache_put(a->activation_id, out);
     return e;
 }
 
@@ -116,6 +121,8 @@ pa_err pa_act_derived_keys(const pa_act_env *env, const pa_store_activation *a,
     memset(out, 0, sizeof *out);
     if (!a->device_public_key)
         return PA_ERR_ACTIVATION_INCORRECT_STATE;
+    if (pa_keycache_get(a->activation_id, out))
+        return PA_OK;
     if (pa_ec_pub_import_b64(a->device_public_key, &dev) != PA_OK)
         return PA_ERR_INVALID_KEY_FORMAT;
     e = pa_act_derived_keys_with(env, a, dev, out);

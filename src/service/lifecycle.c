@@ -10,6 +10,7 @@
  */
 #include "service/lifecycle.h"
 
+#include "service/keycache.h"
 #include "util/log.h"
 #include "util/uuid.h"
 
@@ -52,6 +53,8 @@ pa_err pa_lifecycle_save(pa_store *s, pa_store_activation *a,
     int found = 0;
     pa_err e;
 
+    /* Whatever the change, cached keys of this activation go (keycache.h). */
+    pa_keycache_drop(a->activation_id);
     a->last_change_ms = now_ms;
     a->has_last_change = 1;
     if ((e = pa_store_activation_update(s, a, &found)) != PA_OK)

@@ -87,6 +87,17 @@ typedef struct pa_config {
     int callback_concurrency;        /* deliveries in flight at once */
     int expiry_sweep_interval_ms;    /* 0 = no sweep thread */
     int expiry_sweep_batch;          /* activations per sweep transaction */
+    int64_t token_max_future_ms;     /* ValidateToken: furthest accepted
+                                        timestamp ahead of now; 0 = no limit
+                                        (the original) */
+    bool token_replay_protection;    /* ValidateToken: a (tokenId, nonce)
+                                        pair is accepted once in the window */
+    int token_replay_cache_entries;  /* most pairs remembered */
+    int signature_key_cache_entries; /* derived-key cache size; 0 = off */
+    int64_t audit_retention_ms;      /* 0 = keep signature audit forever */
+    int64_t history_retention_ms;    /* 0 = keep activation history forever */
+    int retention_purge_interval_ms; /* how often the purge runs */
+    int retention_purge_batch;       /* rows deleted per purge transaction */
     int64_t token_timestamp_validity_ms;
     int recovery_max_failed_attempts;
     bool secure_vault_enable_biometric;

@@ -138,6 +138,14 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(c.expiry_sweep_interval_ms, 60000);
     CU_ASSERT_EQUAL(c.expiry_sweep_batch, 500);
     CU_ASSERT_EQUAL(c.token_timestamp_validity_ms, 7200000);
+    CU_ASSERT_EQUAL(c.token_max_future_ms, 3600000);
+    CU_ASSERT_TRUE(c.token_replay_protection);
+    CU_ASSERT_EQUAL(c.token_replay_cache_entries, 1000000);
+    CU_ASSERT_EQUAL(c.signature_key_cache_entries, 10000);
+    CU_ASSERT_EQUAL(c.audit_retention_ms, 0);
+    CU_ASSERT_EQUAL(c.history_retention_ms, 0);
+    CU_ASSERT_EQUAL(c.retention_purge_interval_ms, 3600000);
+    CU_ASSERT_EQUAL(c.retention_purge_batch, 1000);
     CU_ASSERT_EQUAL(c.recovery_max_failed_attempts, 5);
     CU_ASSERT_FALSE(c.secure_vault_enable_biometric);
     CU_ASSERT_FALSE(c.master_db_encryption_key_set);
@@ -413,6 +421,14 @@ static const struct {
     {"PASERVER_EXPIRY_SWEEP_BATCH=9", "expiry_sweep_batch = 9"},
     {"PASERVER_TOKEN_TIMESTAMP_VALIDITY_MS=60000",
      "token_timestamp_validity_ms = 60000"},
+    {"PASERVER_TOKEN_MAX_FUTURE_MS=0", "token_max_future_ms = 0"},
+    {"PASERVER_TOKEN_REPLAY_PROTECTION=false", "token_replay_protection = false"},
+    {"PASERVER_TOKEN_REPLAY_CACHE_ENTRIES=5000", "token_replay_cache_entries = 5000"},
+    {"PASERVER_SIGNATURE_KEY_CACHE_ENTRIES=0", "signature_key_cache_entries = 0"},
+    {"PASERVER_AUDIT_RETENTION_MS=86400000", "audit_retention_ms = 86400000"},
+    {"PASERVER_HISTORY_RETENTION_MS=172800000", "history_retention_ms = 172800000"},
+    {"PASERVER_RETENTION_PURGE_INTERVAL_MS=5000", "retention_purge_interval_ms = 5000"},
+    {"PASERVER_RETENTION_PURGE_BATCH=50", "retention_purge_batch = 50"},
     {"PASERVER_RECOVERY_MAX_FAILED_ATTEMPTS=9", "recovery_max_failed_attempts = 9"},
     {"PASERVER_SECURE_VAULT_ENABLE_BIOMETRIC=YES", "secure_vault_enable_biometric = true"},
     {"PASERVER_PROXY_ENABLED=on", "proxy_enabled = true"},
@@ -504,6 +520,13 @@ static void test_env_bad_values(void)
         {"PASERVER_CALLBACK_CONCURRENCY=257", "callback_concurrency"},
         {"PASERVER_EXPIRY_SWEEP_INTERVAL_MS=-1", "expiry_sweep_interval_ms"},
         {"PASERVER_EXPIRY_SWEEP_BATCH=0", "expiry_sweep_batch"},
+        {"PASERVER_TOKEN_MAX_FUTURE_MS=-1", "token_max_future_ms"},
+        {"PASERVER_TOKEN_REPLAY_PROTECTION=maybe", "token_replay_protection"},
+        {"PASERVER_TOKEN_REPLAY_CACHE_ENTRIES=999", "token_replay_cache_entries"},
+        {"PASERVER_SIGNATURE_KEY_CACHE_ENTRIES=-1", "signature_key_cache_entries"},
+        {"PASERVER_AUDIT_RETENTION_MS=-5", "audit_retention_ms"},
+        {"PASERVER_RETENTION_PURGE_INTERVAL_MS=999", "retention_purge_interval_ms"},
+        {"PASERVER_RETENTION_PURGE_BATCH=0", "retention_purge_batch"},
     };
     pa_config c;
 
