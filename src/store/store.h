@@ -481,4 +481,80 @@ pa_err pa_store_outbox_count(pa_store *s, int64_t *count);
 pa_err pa_store_outbox_trim(pa_store *s, int64_t max_rows, int64_t *dropped);
 void pa_store_outbox_array_free(pa_store_outbox_array *arr);
 
+/* ---- signature audit (DATABASE.md 2, 3, 5.2, 5.11) ------------------------- */
+
+typedef struct pa_store_audit {
+    int64_t id;
+    char *activation_id;
+    int64_t activation_counter;   /* counter after the attempt */
+    char *activation_ctr_data;    /* ctr_data after the attempt; may be NULL */
+    int activation_status;        /* status after the attempt */
+    char *additional_info;        /* JSON text (DATABASE.md 3); may be NULL */
+    char *data_base64;            /* may be NULL */
+    char *signature_type;         /* SOAP enum name */
+    char *signature;
+    int valid;
+    char *note;
+    int64_t created_ms;
+    int version;                  /* 0 = NULL */
+    char *signature_version;      /* may be NULL */
+    /* Read-only, filled by pa_store_audit_list (joined from the activation) */
+    char *user_id;
+    int64_t application_id;
+} pa_store_audit;
+
+typedef struct pa_store_audit_array {
+    pa_store_audit *items;
+    size_t count;
+} pa_store_audit_array;
+
+/* Inserts one audit row (id, user_id, application_id ignored); *id may be
+ * NULL. */
+pa_err pa_store_audit_add(pa_store *s, const pa_store_audit *a, int64_t *id);
+/* SignatureAudit: rows of every activation of the user (and of the
+ * application when has_application_id) with from_ms <= created_ms <= to_ms,
+ * newest first, ties by id descending; user_id and application_id filled. */
+pa_err pa_store_audit_list(pa_store *s, const char *user_id,
+                           int has_application_id, int64_t application_id,
+                           int64_t from_ms, int64_t to_ms,
+                           pa_store_audit_array *out);
+void pa_store_audit_array_free(pa_store_audit_array *arr);
+
+/* ---- MAC tokens (DATABASE.md 2, 5.7, 5.9) ------------------------------------- */
+
+typedef struct pa_store_token {
+    char *token_id;               /* UUID */
+    char *token_secret;           /* Base64 of 16 bytes; wiped by _free */
+    char *activation_id;
+    char *signature_type;         /* SOAP enum name */
+    int64_t created_ms;
+    /* Read-only, filled by pa_store_token_get (joined from the activation;
+     * activation_status 0 when the activation row is missing) */
+    int activation_status;
+    char *user_id;
+    int64_t application_id;
+} pa_store_token;
+
+/* Inserts a token.  A duplicate token_id: PA_ERR_INVALID_REQUEST; an
+ * unknown activation: PA_ERR_UNKNOWN_ERROR; nothing written. */
+pa_err pa_store_token_insert(pa_store *s, const pa_store_token *t);
+pa_err pa_store_token_exists(pa_store *s, const char *token_id, int *exists);
+/* The token with its activation's status, user and application. */
+pa_err pa_store_token_get(pa_store *s, const char *token_id,
+                          pa_store_token *out, int *found);
+/* Deletes the token only if it belongs to activation_id; *removed = 1
+ * when a row was deleted. */
+pa_err pa_store_token_remove(pa_store *s, const char *token_id,
+                             const char *activation_id, int *removed);
+void pa_store_token_free(pa_store_token *t);
+
+/* ---- retention ------------------------------------------------------------------
+ * The retention purge deletes old audit and history rows in bounded
+ * batches (each call its own short statement; the caller runs it in a
+ * write transaction or unit). */
+pa_err pa_store_audit_purge(pa_store *s, int64_t before_ms, int limit,
+                            int *deleted);
+pa_err pa_store_history_purge(pa_store *s, int64_t before_ms, int limit,
+                              int *deleted);
+
 #endif

@@ -2493,6 +2493,684 @@ static void test_new_free_is_safe(void)
     CU_ASSERT_PTR_NULL(a.activation_id);
 }
 
+/* ---- suites "audit", "token", "retention" ----------------------------------------- */
+
+/* An application made through the store, with one master key pair; its id
+ * in *app and the pair's in *keypair (either may be NULL). */
+static void make_app(const char *name, int64_t *app, int64_t *keypair)
+{
+    int64_t a = 0, k = 0;
+
+    CU_ASSERT_EQUAL_FATAL(pa_store_application_create(db, name, &a), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(pa_store_master_keypair_create(db, a, "kp", "MPRIV", "MPUB",
+                                                         1, &k), PA_OK);
+    if (app)
+        *app = a;
+    if (keypair)
+        *keypair = k;
+}
+
+/* An activation made through the store. */
+static void make_activation(const char *id, int64_t app, int64_t keypair,
+                            const char *user, int status)
+{
+    pa_store_activation a = bare_activation(id, app, user, NULL, status);
+
+    a.master_keypair_id = keypair;
+    CU_ASSERT_EQUAL_FATAL(pa_store_activation_insert(db, &a), PA_OK);
+}
+
+/* A minimal audit row: the NOT NULL columns, nullable ones NULL. */
+static pa_store_audit bare_audit(const char *activation_id, int64_t created_ms)
+{
+    pa_store_audit a;
+
+    memset(&a, 0, sizeof a);
+    a.activation_id = (char *)activation_id;
+    a.activation_status = PA_STATUS_ACTIVE;
+    a.signature_type = (char *)"POSSESSION";
+    a.signature = (char *)"12345678";
+    a.note = (char *)"signature_does_not_match";
+    a.created_ms = created_ms;
+    return a;
+}
+
+static int64_t add_audit(const char *activation_id, int64_t created_ms)
+{
+    pa_store_audit a = bare_audit(activation_id, created_ms);
+    int64_t id = -1;
+
+    CU_ASSERT_EQUAL(pa_store_audit_add(db, &a, &id), PA_OK);
+    CU_ASSERT(id > 0);
+    return id;
+}
+
+static void test_audit_round_trip(void)
+{
+    pa_store_audit full, bare;
+    pa_store_audit_array arr;
+    int64_t app, kp, id_bare = -1, id_full = -1;
+
+    /* Three other applications first, so that the application id (4)
+     * differs from every integer column of the full row. */
+    make_app("other-1", NULL, NULL);
+    make_app("other-2", NULL, NULL);
+    make_app("other-3", NULL, NULL);
+    make_app("main", &app, &kp);
+    CU_ASSERT_EQUAL_FATAL(app, 4);
+    make_activation(ACT1, app, kp, "audit-user", PA_STATUS_ACTIVE);
+
+    /* Every nullable column NULL (version 0 = NULL), valid 0. */
+    bare = bare_audit(ACT1, 1700000000005LL);
+    bare.activation_counter = 23;
+    bare.activation_status = PA_STATUS_PENDING_COMMIT;
+    CU_ASSERT_EQUAL(pa_store_audit_add(db, &bare, &id_bare), PA_OK);
+    CU_ASSERT(id_bare > 0);
+
+    /* Every column set, each to a value no other column has. */
+    memset(&full, 0, sizeof full);
+    full.id = 999;                       /* ignored */
+    full.activation_id = (char *)ACT1;
+    full.activation_counter = 17;
+    full.activation_ctr_data = (char *)"Q1RSREFUQTEyMzQ1Ng==";
+    full.activation_status = PA_STATUS_REMOVED;                  /* 5 */
+    full.additional_info =
+        (char *)"{\"entry\":[{\"key\":\"BLOCKED_REASON\",\"value\":\"MAX_FAILED_ATTEMPTS\"}]}";
+    full.data_base64 = (char *)"UE9TVCZkYXRhJnNlY3JldA==";
+    full.signature_type = (char *)"POSSESSION_KNOWLEDGE";
+    full.signature = (char *)"87654321-12345678";
+    full.valid = 1;
+    full.note = (char *)"signature_ok";
+    full.created_ms = 1700000000011LL;
+    full.version = 3;
+    full.signature_version = (char *)"3.1";
+    full.user_id = (char *)"ignored-user";                      /* ignored */
+    full.application_id = 77;                                   /* ignored */
+    CU_ASSERT_EQUAL(pa_store_audit_add(db, &full, &id_full), PA_OK);
+    CU_ASSERT_EQUAL(id_full, id_bare + 1);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_signature_audit"), 2);
+
+    CU_ASSERT_EQUAL(pa_store_audit_list(db, "audit-user", 0, 0, 1700000000000LL,
+                                        1700000000011LL, &arr), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(arr.count, 2);
+    /* Newest first: the full row. */
+    CU_ASSERT_EQUAL(arr.items[0].id, id_full);
+    ASSERT_STR(arr.items[0].activation_id, ACT1);
+    CU_ASSERT_EQUAL(arr.items[0].activation_counter, 17);
+    ASSERT_STR(arr.items[0].activation_ctr_data, full.activation_ctr_data);
+    CU_ASSERT_EQUAL(arr.items[0].activation_status, PA_STATUS_REMOVED);
+    ASSERT_STR(arr.items[0].additional_info, full.additional_info);
+    ASSERT_STR(arr.items[0].data_base64, full.data_base64);
+    ASSERT_STR(arr.items[0].signature_type, "POSSESSION_KNOWLEDGE");
+    ASSERT_STR(arr.items[0].signature, "87654321-12345678");
+    CU_ASSERT_EQUAL(arr.items[0].valid, 1);
+    ASSERT_STR(arr.items[0].note, "signature_ok");
+    CU_ASSERT_EQUAL(arr.items[0].created_ms, 1700000000011LL);
+    CU_ASSERT_EQUAL(arr.items[0].version, 3);
+    ASSERT_STR(arr.items[0].signature_version, "3.1");
+    ASSERT_STR(arr.items[0].user_id, "audit-user");
+    CU_ASSERT_EQUAL(arr.items[0].application_id, app);
+    /* The bare row: NULLs read as NULL, version 0. */
+    CU_ASSERT_EQUAL(arr.items[1].id, id_bare);
+    ASSERT_STR(arr.items[1].activation_id, ACT1);
+    CU_ASSERT_EQUAL(arr.items[1].activation_counter, 23);
+    CU_ASSERT_PTR_NULL(arr.items[1].activation_ctr_data);
+    CU_ASSERT_EQUAL(arr.items[1].activation_status, PA_STATUS_PENDING_COMMIT);
+    CU_ASSERT_PTR_NULL(arr.items[1].additional_info);
+    CU_ASSERT_PTR_NULL(arr.items[1].data_base64);
+    ASSERT_STR(arr.items[1].signature_type, "POSSESSION");
+    ASSERT_STR(arr.items[1].signature, "12345678");
+    CU_ASSERT_EQUAL(arr.items[1].valid, 0);
+    ASSERT_STR(arr.items[1].note, "signature_does_not_match");
+    CU_ASSERT_EQUAL(arr.items[1].created_ms, 1700000000005LL);
+    CU_ASSERT_EQUAL(arr.items[1].version, 0);
+    CU_ASSERT_PTR_NULL(arr.items[1].signature_version);
+    ASSERT_STR(arr.items[1].user_id, "audit-user");
+    CU_ASSERT_EQUAL(arr.items[1].application_id, app);
+    pa_store_audit_array_free(&arr);
+    CU_ASSERT_PTR_NULL(arr.items);
+    CU_ASSERT_EQUAL(arr.count, 0);
+
+    /* Stored under the right names, as integers, NULLs as NULL. */
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_signature_audit WHERE"
+                          " activation_id = '" ACT1 "' AND activation_counter = 17"
+                          " AND activation_ctr_data = 'Q1RSREFUQTEyMzQ1Ng=='"
+                          " AND activation_status = 5"
+                          " AND additional_info LIKE '{\"entry\":[{\"key\":\"BLOCKED%'"
+                          " AND data_base64 = 'UE9TVCZkYXRhJnNlY3JldA=='"
+                          " AND signature_type = 'POSSESSION_KNOWLEDGE'"
+                          " AND signature = '87654321-12345678' AND valid = 1"
+                          " AND note = 'signature_ok'"
+                          " AND timestamp_created = 1700000000011"
+                          " AND typeof(timestamp_created) = 'integer'"
+                          " AND version = 3 AND signature_version = '3.1'"), 1);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_signature_audit WHERE"
+                          " activation_ctr_data IS NULL AND additional_info IS NULL"
+                          " AND data_base64 IS NULL AND version IS NULL"
+                          " AND signature_version IS NULL AND valid = 0"
+                          " AND activation_counter = 23 AND activation_status = 2"), 1);
+
+    /* *id may be NULL. */
+    CU_ASSERT_EQUAL(pa_store_audit_add(db, &bare, NULL), PA_OK);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_signature_audit"), 3);
+    /* Any non-zero valid is stored as 1. */
+    bare.valid = 7;
+    CU_ASSERT_EQUAL(pa_store_audit_add(db, &bare, NULL), PA_OK);
+    CU_ASSERT_EQUAL(count("SELECT valid FROM pa_signature_audit ORDER BY id DESC LIMIT 1"),
+                    1);
+}
+
+static void test_audit_refused(void)
+{
+    pa_store_audit a;
+    pa_store_audit_array arr;
+    int64_t app, kp, id = -1;
+
+    make_app("main", &app, &kp);
+    make_activation(ACT1, app, kp, "u", PA_STATUS_ACTIVE);
+
+    /* Unknown activation: the foreign key refuses it, *id stays 0. */
+    a = bare_audit(ACT2, 100);
+    CU_ASSERT_EQUAL(pa_store_audit_add(db, &a, &id), PA_ERR_UNKNOWN_ERROR);
+    CU_ASSERT_EQUAL(id, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(pa_store_last_error(), "FOREIGN KEY"));
+    /* Missing NOT NULL values: misuse. */
+    a = bare_audit(NULL, 100);
+    CU_ASSERT_EQUAL(pa_store_audit_add(db, &a, NULL), PA_ERR_INVALID_REQUEST);
+    a = bare_audit(ACT1, 100);
+    a.signature_type = NULL;
+    CU_ASSERT_EQUAL(pa_store_audit_add(db, &a, NULL), PA_ERR_INVALID_REQUEST);
+    a = bare_audit(ACT1, 100);
+    a.signature = NULL;
+    CU_ASSERT_EQUAL(pa_store_audit_add(db, &a, NULL), PA_ERR_INVALID_REQUEST);
+    a = bare_audit(ACT1, 100);
+    a.note = NULL;
+    CU_ASSERT_EQUAL(pa_store_audit_add(db, &a, NULL), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_audit_add(db, NULL, NULL), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_audit_add(NULL, &a, NULL), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_signature_audit"), 0);
+
+    CU_ASSERT_EQUAL(pa_store_audit_list(db, NULL, 0, 0, 0, 1, &arr), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_audit_list(db, "u", 0, 0, 0, 1, NULL), PA_ERR_INVALID_REQUEST);
+}
+
+/* Ids of a list result joined by ',' for comparing whole orders. */
+static const char *audit_ids(const pa_store_audit_array *arr, const int64_t *base,
+                             char *buf, size_t len)
+{
+    size_t i, used = 0;
+
+    buf[0] = '\0';
+    for (i = 0; i < arr->count && used + 1 < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, i ? ",%lld" : "%lld",
+                                 (long long)(arr->items[i].id - *base));
+    return buf;
+}
+
+static void test_audit_list_order(void)
+{
+    pa_store_audit_array arr;
+    int64_t app, kp, first;
+    char buf[128];
+
+    make_app("main", &app, &kp);
+    make_activation(ACT1, app, kp, "u", PA_STATUS_ACTIVE);
+    make_activation(ACT2, app, kp, "u", PA_STATUS_ACTIVE);
+
+    /* Inserted out of time order; three rows share t = 200, across both
+     * activations. */
+    first = add_audit(ACT1, 200);   /* +0 */
+    add_audit(ACT2, 300);           /* +1 */
+    add_audit(ACT2, 200);           /* +2 */
+    add_audit(ACT1, 100);           /* +3 */
+    add_audit(ACT1, 200);           /* +4 */
+    add_audit(ACT2, 150);           /* +5 */
+
+    CU_ASSERT_EQUAL(pa_store_audit_list(db, "u", 0, 0, 0, INT64_MAX, &arr), PA_OK);
+    ASSERT_STR(audit_ids(&arr, &first, buf, sizeof buf), "1,4,2,0,5,3");
+    pa_store_audit_array_free(&arr);
+    CU_ASSERT_EQUAL(pa_store_audit_list(db, "u", 1, app, 0, INT64_MAX, &arr), PA_OK);
+    ASSERT_STR(audit_ids(&arr, &first, buf, sizeof buf), "1,4,2,0,5,3");
+    pa_store_audit_array_free(&arr);
+}
+
+static void test_audit_list_filters(void)
+{
+    pa_store_audit_array arr;
+    int64_t app_a, app_b, kp_a, kp_b, first;
+    char buf[128];
+    size_t i;
+
+    make_app("app-a", &app_a, &kp_a);
+    make_app("app-b", &app_b, &kp_b);
+    make_activation(ACT1, app_a, kp_a, "u1", PA_STATUS_ACTIVE);
+    make_activation(ACT2, app_b, kp_b, "u1", PA_STATUS_BLOCKED);
+    make_activation(ACT3, app_a, kp_a, "u2", PA_STATUS_ACTIVE);
+    make_activation(ACT4, app_a, kp_a, "u1-other", PA_STATUS_ACTIVE);
+
+    first = add_audit(ACT1, 100);   /* +0 */
+    add_audit(ACT1, 200);           /* +1 */
+    add_audit(ACT1, 300);           /* +2 */
+    add_audit(ACT2, 250);           /* +3 */
+    add_audit(ACT3, 200);           /* +4  another user */
+    add_audit(ACT4, 200);           /* +5  a user whose id starts alike */
+
+    /* Every application of the user; user and application filled. */
+    CU_ASSERT_EQUAL(pa_store_audit_list(db, "u1", 0, 0, 100, 300, &arr), PA_OK);
+    ASSERT_STR(audit_ids(&arr, &first, buf, sizeof buf), "2,3,1,0");
+    for (i = 0; i < arr.count; i++) {
+        ASSERT_STR(arr.items[i].user_id, "u1");
+        CU_ASSERT_EQUAL(arr.items[i].application_id,
+                        streq(arr.items[i].activation_id, ACT2) ? app_b : app_a);
+    }
+    pa_store_audit_array_free(&arr);
+
+    /* One application. */
+    CU_ASSERT_EQUAL(pa_store_audit_list(db, "u1", 1, app_a, 0, INT64_MAX, &arr), PA_OK);
+    ASSERT_STR(audit_ids(&arr, &first, buf, sizeof buf), "2,1,0");
+    pa_store_audit_array_free(&arr);
+    CU_ASSERT_EQUAL(pa_store_audit_list(db, "u1", 1, app_b, 0, INT64_MAX, &arr), PA_OK);
+    ASSERT_STR(audit_ids(&arr, &first, buf, sizeof buf), "3");
+    CU_ASSERT_EQUAL_FATAL(arr.count, 1);
+    ASSERT_STR(arr.items[0].user_id, "u1");
+    CU_ASSERT_EQUAL(arr.items[0].application_id, app_b);
+    pa_store_audit_array_free(&arr);
+    CU_ASSERT_EQUAL(pa_store_audit_list(db, "u1", 1, 999, 0, INT64_MAX, &arr), PA_OK);
+    CU_ASSERT_EQUAL(arr.count, 0);
+    CU_ASSERT_PTR_NULL(arr.items);
+
+    /* The window is inclusive at both ends. */
+    CU_ASSERT_EQUAL(pa_store_audit_list(db, "u1", 0, 0, 200, 250, &arr), PA_OK);
+    ASSERT_STR(audit_ids(&arr, &first, buf, sizeof buf), "3,1");
+    pa_store_audit_array_free(&arr);
+    CU_ASSERT_EQUAL(pa_store_audit_list(db, "u1", 1, app_a, 200, 300, &arr), PA_OK);
+    ASSERT_STR(audit_ids(&arr, &first, buf, sizeof buf), "2,1");
+    pa_store_audit_array_free(&arr);
+    CU_ASSERT_EQUAL(pa_store_audit_list(db, "u1", 0, 0, 101, 199, &arr), PA_OK);
+    CU_ASSERT_EQUAL(arr.count, 0);
+    CU_ASSERT_EQUAL(pa_store_audit_list(db, "u1", 0, 0, 300, 100, &arr), PA_OK);
+    CU_ASSERT_EQUAL(arr.count, 0);
+    CU_ASSERT_EQUAL(pa_store_audit_list(db, "u1", 0, 0, 301, INT64_MAX, &arr), PA_OK);
+    CU_ASSERT_EQUAL(arr.count, 0);
+
+    /* Other users see only their own rows; user ids are exact. */
+    CU_ASSERT_EQUAL(pa_store_audit_list(db, "u2", 0, 0, 0, INT64_MAX, &arr), PA_OK);
+    ASSERT_STR(audit_ids(&arr, &first, buf, sizeof buf), "4");
+    pa_store_audit_array_free(&arr);
+    CU_ASSERT_EQUAL(pa_store_audit_list(db, "u2", 1, app_b, 0, INT64_MAX, &arr), PA_OK);
+    CU_ASSERT_EQUAL(arr.count, 0);
+    CU_ASSERT_EQUAL(pa_store_audit_list(db, "U1", 0, 0, 0, INT64_MAX, &arr), PA_OK);
+    CU_ASSERT_EQUAL(arr.count, 0);
+    CU_ASSERT_EQUAL(pa_store_audit_list(db, "u", 0, 0, 0, INT64_MAX, &arr), PA_OK);
+    CU_ASSERT_EQUAL(arr.count, 0);
+    CU_ASSERT_EQUAL(pa_store_audit_list(db, "nobody", 0, 0, 0, INT64_MAX, &arr), PA_OK);
+    CU_ASSERT_EQUAL(arr.count, 0);
+    CU_ASSERT_PTR_NULL(arr.items);
+}
+
+/* ---- tokens ------------------------------------------------------------------------ */
+
+#define TOK1 "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"
+#define TOK2 "1a2b3c4d-5e6f-4a1b-9c2d-3e4f5a6b7c8d"
+
+static pa_store_token make_token(const char *id, const char *secret,
+                                 const char *activation_id, const char *type,
+                                 int64_t created_ms)
+{
+    pa_store_token t;
+
+    memset(&t, 0, sizeof t);
+    t.token_id = (char *)id;
+    t.token_secret = (char *)secret;
+    t.activation_id = (char *)activation_id;
+    t.signature_type = (char *)type;
+    t.created_ms = created_ms;
+    return t;
+}
+
+static void test_token_round_trip(void)
+{
+    pa_store_token t, got;
+    pa_store_activation a;
+    int64_t app, kp;
+    int found = -1;
+
+    make_app("other-1", NULL, NULL);
+    make_app("other-2", NULL, NULL);
+    make_app("main", &app, &kp);
+    CU_ASSERT_EQUAL_FATAL(app, 3);
+    make_activation(ACT1, app, kp, "token-user", PA_STATUS_ACTIVE);
+
+    t = make_token(TOK1, "c2VjcmV0LXNlY3JldDEyMw==", ACT1, "POSSESSION_BIOMETRY",
+                   1700000000021LL);
+    t.activation_status = 99;            /* ignored */
+    t.user_id = (char *)"ignored";       /* ignored */
+    t.application_id = 88;               /* ignored */
+    CU_ASSERT_EQUAL_FATAL(pa_store_token_insert(db, &t), PA_OK);
+
+    CU_ASSERT_EQUAL(pa_store_token_get(db, TOK1, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(found, 1);
+    ASSERT_STR(got.token_id, TOK1);
+    ASSERT_STR(got.token_secret, "c2VjcmV0LXNlY3JldDEyMw==");
+    ASSERT_STR(got.activation_id, ACT1);
+    ASSERT_STR(got.signature_type, "POSSESSION_BIOMETRY");
+    CU_ASSERT_EQUAL(got.created_ms, 1700000000021LL);
+    CU_ASSERT_EQUAL(got.activation_status, PA_STATUS_ACTIVE);
+    ASSERT_STR(got.user_id, "token-user");
+    CU_ASSERT_EQUAL(got.application_id, app);
+    pa_store_token_free(&got);
+    CU_ASSERT_PTR_NULL(got.token_secret);
+    CU_ASSERT_EQUAL(got.created_ms, 0);
+
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_token WHERE token_id = '" TOK1 "'"
+                          " AND token_secret = 'c2VjcmV0LXNlY3JldDEyMw=='"
+                          " AND activation_id = '" ACT1 "'"
+                          " AND signature_type = 'POSSESSION_BIOMETRY'"
+                          " AND timestamp_created = 1700000000021"
+                          " AND typeof(timestamp_created) = 'integer'"), 1);
+
+    /* The activation's status is read at lookup time. */
+    CU_ASSERT_EQUAL_FATAL(pa_store_activation_get(db, ACT1, &a, &found), PA_OK);
+    a.status = PA_STATUS_BLOCKED;
+    CU_ASSERT_EQUAL(pa_store_activation_update(db, &a, &found), PA_OK);
+    pa_store_activation_free(&a);
+    CU_ASSERT_EQUAL(pa_store_token_get(db, TOK1, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(found, 1);
+    CU_ASSERT_EQUAL(got.activation_status, PA_STATUS_BLOCKED);
+    pa_store_token_free(&got);
+
+    /* Unknown token (ids are exact): not found, result zeroed. */
+    got.created_ms = 5;
+    CU_ASSERT_EQUAL(pa_store_token_get(db, TOK2, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL(found, 0);
+    CU_ASSERT_PTR_NULL(got.token_id);
+    CU_ASSERT_EQUAL(got.created_ms, 0);
+    CU_ASSERT_EQUAL(pa_store_token_get(db, "0F1E2D3C-4B5A-4968-8776-A5B4C3D2E1F0", &got,
+                                       &found), PA_OK);
+    CU_ASSERT_EQUAL(found, 0);
+
+    CU_ASSERT_EQUAL(pa_store_token_get(db, NULL, &got, &found), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_token_get(db, TOK1, NULL, &found), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_token_get(db, TOK1, &got, NULL), PA_ERR_INVALID_REQUEST);
+}
+
+static void test_token_insert_refused(void)
+{
+    pa_store_token t, got;
+    int64_t app, kp;
+    int found;
+
+    make_app("main", &app, &kp);
+    make_activation(ACT1, app, kp, "u", PA_STATUS_ACTIVE);
+    make_activation(ACT2, app, kp, "u", PA_STATUS_ACTIVE);
+    t = make_token(TOK1, "SECRET-1", ACT1, "POSSESSION", 100);
+    CU_ASSERT_EQUAL_FATAL(pa_store_token_insert(db, &t), PA_OK);
+
+    /* Same id, other values: refused, the stored row unchanged. */
+    t = make_token(TOK1, "SECRET-2", ACT2, "KNOWLEDGE", 200);
+    CU_ASSERT_EQUAL(pa_store_token_insert(db, &t), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_token"), 1);
+    CU_ASSERT_EQUAL(pa_store_token_get(db, TOK1, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(found, 1);
+    ASSERT_STR(got.token_secret, "SECRET-1");
+    ASSERT_STR(got.activation_id, ACT1);
+    ASSERT_STR(got.signature_type, "POSSESSION");
+    CU_ASSERT_EQUAL(got.created_ms, 100);
+    pa_store_token_free(&got);
+
+    /* Unknown activation: the foreign key refuses it. */
+    t = make_token(TOK2, "SECRET-3", ACT3, "POSSESSION", 300);
+    CU_ASSERT_EQUAL(pa_store_token_insert(db, &t), PA_ERR_UNKNOWN_ERROR);
+    CU_ASSERT_PTR_NOT_NULL(strstr(pa_store_last_error(), "FOREIGN KEY"));
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_token"), 1);
+
+    /* Missing NOT NULL values: misuse, nothing written. */
+    t = make_token(NULL, "S", ACT1, "POSSESSION", 1);
+    CU_ASSERT_EQUAL(pa_store_token_insert(db, &t), PA_ERR_INVALID_REQUEST);
+    t = make_token(TOK2, NULL, ACT1, "POSSESSION", 1);
+    CU_ASSERT_EQUAL(pa_store_token_insert(db, &t), PA_ERR_INVALID_REQUEST);
+    t = make_token(TOK2, "S", NULL, "POSSESSION", 1);
+    CU_ASSERT_EQUAL(pa_store_token_insert(db, &t), PA_ERR_INVALID_REQUEST);
+    t = make_token(TOK2, "S", ACT1, NULL, 1);
+    CU_ASSERT_EQUAL(pa_store_token_insert(db, &t), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_token_insert(db, NULL), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_token"), 1);
+}
+
+static void test_token_exists(void)
+{
+    pa_store_token t;
+    int64_t app, kp;
+    int exists = -1, removed;
+
+    make_app("main", &app, &kp);
+    make_activation(ACT1, app, kp, "u", PA_STATUS_ACTIVE);
+
+    CU_ASSERT_EQUAL(pa_store_token_exists(db, TOK1, &exists), PA_OK);
+    CU_ASSERT_EQUAL(exists, 0);
+    t = make_token(TOK1, "S", ACT1, "POSSESSION", 1);
+    CU_ASSERT_EQUAL_FATAL(pa_store_token_insert(db, &t), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_token_exists(db, TOK1, &exists), PA_OK);
+    CU_ASSERT_EQUAL(exists, 1);
+    /* Exact comparison. */
+    CU_ASSERT_EQUAL(pa_store_token_exists(db, "0F1E2D3C-4B5A-4968-8776-A5B4C3D2E1F0",
+                                          &exists), PA_OK);
+    CU_ASSERT_EQUAL(exists, 0);
+    exists = -1;
+    CU_ASSERT_EQUAL(pa_store_token_exists(db, TOK2, &exists), PA_OK);
+    CU_ASSERT_EQUAL(exists, 0);
+    CU_ASSERT_EQUAL(pa_store_token_remove(db, TOK1, ACT1, &removed), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_token_exists(db, TOK1, &exists), PA_OK);
+    CU_ASSERT_EQUAL(exists, 0);
+
+    CU_ASSERT_EQUAL(pa_store_token_exists(db, NULL, &exists), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_token_exists(db, TOK1, NULL), PA_ERR_INVALID_REQUEST);
+}
+
+static void test_token_remove(void)
+{
+    pa_store_token t;
+    int64_t app, kp;
+    int removed = -1, exists;
+
+    make_app("main", &app, &kp);
+    make_activation(ACT1, app, kp, "u", PA_STATUS_ACTIVE);
+    make_activation(ACT2, app, kp, "u", PA_STATUS_ACTIVE);
+    t = make_token(TOK1, "S1", ACT1, "POSSESSION", 1);
+    CU_ASSERT_EQUAL_FATAL(pa_store_token_insert(db, &t), PA_OK);
+    t = make_token(TOK2, "S2", ACT1, "KNOWLEDGE", 2);
+    CU_ASSERT_EQUAL_FATAL(pa_store_token_insert(db, &t), PA_OK);
+
+    /* Another activation (existing or not): nothing removed, row kept. */
+    CU_ASSERT_EQUAL(pa_store_token_remove(db, TOK1, ACT2, &removed), PA_OK);
+    CU_ASSERT_EQUAL(removed, 0);
+    removed = -1;
+    CU_ASSERT_EQUAL(pa_store_token_remove(db, TOK1, ACT3, &removed), PA_OK);
+    CU_ASSERT_EQUAL(removed, 0);
+    CU_ASSERT_EQUAL(pa_store_token_exists(db, TOK1, &exists), PA_OK);
+    CU_ASSERT_EQUAL(exists, 1);
+    /* Unknown token. */
+    removed = -1;
+    CU_ASSERT_EQUAL(pa_store_token_remove(db, "no-such-token", ACT1, &removed), PA_OK);
+    CU_ASSERT_EQUAL(removed, 0);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_token"), 2);
+
+    /* The owner: removed, only that row. */
+    CU_ASSERT_EQUAL(pa_store_token_remove(db, TOK1, ACT1, &removed), PA_OK);
+    CU_ASSERT_EQUAL(removed, 1);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_token WHERE token_id = '" TOK1 "'"), 0);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_token WHERE token_id = '" TOK2 "'"), 1);
+    /* Twice: nothing left to remove. */
+    CU_ASSERT_EQUAL(pa_store_token_remove(db, TOK1, ACT1, &removed), PA_OK);
+    CU_ASSERT_EQUAL(removed, 0);
+    /* The activation is untouched. */
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_activation"), 2);
+
+    CU_ASSERT_EQUAL(pa_store_token_remove(db, NULL, ACT1, &removed), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_token_remove(db, TOK2, NULL, &removed), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_token_remove(db, TOK2, ACT1, NULL), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_token"), 1);
+}
+
+/* ---- retention ------------------------------------------------------------------------ */
+
+static int64_t add_history(const char *activation_id, int64_t created_ms)
+{
+    CU_ASSERT_EQUAL(pa_store_history_add(db, activation_id, PA_STATUS_ACTIVE, NULL, NULL,
+                                         created_ms), PA_OK);
+    return sqlite3_last_insert_rowid(pa_sq_db(db));
+}
+
+/* The ids left in a table, relative to `first`, joined by ','. */
+static const char *ids_left(const char *table, int64_t first, char *buf, size_t len)
+{
+    char sql[256];
+
+    snprintf(sql, sizeof sql,
+             "SELECT coalesce(group_concat(d, ','), '') FROM"
+             " (SELECT id - %lld AS d FROM %s ORDER BY id)",
+             (long long)first, table);
+    return q_text(pa_sq_db(db), sql, buf, len);
+}
+
+typedef pa_err (*purge_fn)(pa_store *, int64_t, int, int *);
+typedef int64_t (*add_fn)(const char *, int64_t);
+
+/* One purge function over its table, with the other table as the
+ * bystander that must keep its rows. */
+static void check_purge(purge_fn purge, add_fn add, const char *table,
+                        add_fn add_other, const char *other_table)
+{
+    int64_t app, kp, first, other_first;
+    int deleted = -1;
+    char buf[128];
+
+    make_app("main", &app, &kp);
+    make_activation(ACT1, app, kp, "u", PA_STATUS_ACTIVE);
+    make_activation(ACT2, app, kp, "u2", PA_STATUS_ACTIVE);
+
+    /* Older rows inserted after newer ones; two share t = 100. */
+    first = add(ACT1, 200);     /* +0 */
+    add(ACT2, 100);             /* +1 */
+    add(ACT1, 300);             /* +2  exactly at the cut: kept */
+    add(ACT1, 50);              /* +3 */
+    add(ACT2, 100);             /* +4 */
+    add(ACT1, 400);             /* +5 */
+    other_first = add_other(ACT1, 10);
+    add_other(ACT2, 20);
+
+    /* At most `limit`, oldest first: 50, then the first of the two at 100. */
+    CU_ASSERT_EQUAL(purge(db, 300, 2, &deleted), PA_OK);
+    CU_ASSERT_EQUAL(deleted, 2);
+    ASSERT_STR(ids_left(table, first, buf, sizeof buf), "0,2,4,5");
+    CU_ASSERT_EQUAL(purge(db, 300, 1, &deleted), PA_OK);
+    CU_ASSERT_EQUAL(deleted, 1);
+    ASSERT_STR(ids_left(table, first, buf, sizeof buf), "0,2,5");
+    /* The rest older than the cut; nothing at or after it. */
+    CU_ASSERT_EQUAL(purge(db, 300, 100, &deleted), PA_OK);
+    CU_ASSERT_EQUAL(deleted, 1);
+    ASSERT_STR(ids_left(table, first, buf, sizeof buf), "2,5");
+    deleted = -1;
+    CU_ASSERT_EQUAL(purge(db, 300, 100, &deleted), PA_OK);
+    CU_ASSERT_EQUAL(deleted, 0);
+    ASSERT_STR(ids_left(table, first, buf, sizeof buf), "2,5");
+
+    /* A bad limit or missing argument deletes nothing. */
+    deleted = -1;
+    CU_ASSERT_EQUAL(purge(db, 1000, 0, &deleted), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(deleted, 0);
+    CU_ASSERT_EQUAL(purge(db, 1000, -1, &deleted), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(purge(db, 1000, 10, NULL), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(purge(NULL, 1000, 10, &deleted), PA_ERR_INVALID_REQUEST);
+    ASSERT_STR(ids_left(table, first, buf, sizeof buf), "2,5");
+
+    /* The other table and the activations are untouched. */
+    ASSERT_STR(ids_left(other_table, other_first, buf, sizeof buf), "0,1");
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_activation"), 2);
+
+    /* Everything, in a write transaction as the purge thread runs it. */
+    CU_ASSERT_EQUAL_FATAL(pa_store_begin(db), PA_OK);
+    CU_ASSERT_EQUAL(purge(db, INT64_MAX, 10, &deleted), PA_OK);
+    CU_ASSERT_EQUAL(deleted, 2);
+    CU_ASSERT_EQUAL(pa_store_commit(db), PA_OK);
+    ASSERT_STR(ids_left(table, first, buf, sizeof buf), "");
+    ASSERT_STR(ids_left(other_table, other_first, buf, sizeof buf), "0,1");
+}
+
+static void test_audit_purge(void)
+{
+    check_purge(pa_store_audit_purge, add_audit, "pa_signature_audit", add_history,
+                "pa_activation_history");
+}
+
+static void test_history_purge(void)
+{
+    check_purge(pa_store_history_purge, add_history, "pa_activation_history", add_audit,
+                "pa_signature_audit");
+}
+
+/* The statements of SignatureAudit, the token operations and the purges
+ * search indexes (no SCAN of a table) and the purges need no sort. */
+static void test_audit_token_queries_use_indexes(void)
+{
+    pa_store_audit_array arr;
+    pa_store_token t;
+    int found, deleted;
+    char buf[512];
+    static const pa_sq_slot slots[] = {
+        PA_SQ_AUDIT_LIST_USER, PA_SQ_AUDIT_LIST_USER_APP, PA_SQ_TOKEN_GET,
+        PA_SQ_TOKEN_EXISTS, PA_SQ_TOKEN_REMOVE, PA_SQ_AUDIT_PURGE, PA_SQ_HISTORY_PURGE,
+    };
+    size_t i;
+
+    CU_ASSERT_EQUAL(pa_store_audit_list(db, "u", 0, 0, 0, 1, &arr), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_audit_list(db, "u", 1, 1, 0, 1, &arr), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_token_get(db, TOK1, &t, &found), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_token_exists(db, TOK1, &found), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_token_remove(db, TOK1, ACT1, &found), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_audit_purge(db, 1, 10, &deleted), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_history_purge(db, 1, 10, &deleted), PA_OK);
+
+    ASSERT_PLAN(PA_SQ_AUDIT_LIST_USER, "pa_activation_user_id (user_id=?)");
+    ASSERT_PLAN(PA_SQ_AUDIT_LIST_USER,
+                "pa_signature_audit_activation (activation_id=? AND"
+                " timestamp_created>? AND timestamp_created<?)");
+    ASSERT_PLAN(PA_SQ_AUDIT_LIST_USER_APP,
+                "pa_activation_user_id (user_id=? AND application_id=?)");
+    ASSERT_PLAN(PA_SQ_AUDIT_LIST_USER_APP,
+                "pa_signature_audit_activation (activation_id=? AND"
+                " timestamp_created>? AND timestamp_created<?)");
+    ASSERT_PLAN(PA_SQ_TOKEN_GET, "sqlite_autoindex_pa_token_1 (token_id=?)");
+    ASSERT_PLAN(PA_SQ_TOKEN_GET, "sqlite_autoindex_pa_activation_1 (activation_id=?)");
+    ASSERT_PLAN(PA_SQ_TOKEN_EXISTS, "sqlite_autoindex_pa_token_1 (token_id=?)");
+    ASSERT_PLAN(PA_SQ_TOKEN_REMOVE, "sqlite_autoindex_pa_token_1 (token_id=?)");
+    ASSERT_PLAN(PA_SQ_AUDIT_PURGE, "pa_signature_audit_created (timestamp_created<?)");
+    ASSERT_PLAN(PA_SQ_HISTORY_PURGE, "pa_activation_history_created (timestamp_created<?)");
+    for (i = 0; i < sizeof slots / sizeof slots[0]; i++) {
+        plan_of(slots[i], buf, sizeof buf);
+        CU_ASSERT(buf[0] != '\0');
+        if (strstr(buf, "SCAN "))
+            fprintf(stderr, "\nslot %d scans: %s\n", (int)slots[i], buf);
+        CU_ASSERT_PTR_NULL(strstr(buf, "SCAN "));
+    }
+    CU_ASSERT_PTR_NULL(strstr(plan_of(PA_SQ_AUDIT_PURGE, buf, sizeof buf), "TEMP B-TREE"));
+    CU_ASSERT_PTR_NULL(strstr(plan_of(PA_SQ_HISTORY_PURGE, buf, sizeof buf), "TEMP B-TREE"));
+}
+
+static void test_audit_token_free_is_safe(void)
+{
+    pa_store_audit_array aa = { NULL, 0 };
+    pa_store_token t;
+
+    memset(&t, 0, sizeof t);
+    pa_store_audit_array_free(&aa);
+    pa_store_audit_array_free(NULL);
+    pa_store_token_free(&t);
+    pa_store_token_free(NULL);
+    CU_ASSERT_PTR_NULL(t.token_secret);
+    CU_ASSERT_PTR_NULL(aa.items);
+}
+
 /* ---- registration ----------------------------------------------------------------- */
 
 typedef struct { const char *name; CU_TestFunc fn; } test_entry;
@@ -2557,6 +3235,27 @@ static const test_entry outbox_tests[] = {
     { "outbox trim drops the oldest", test_outbox_trim },
 };
 
+static const test_entry audit_tests[] = {
+    { "audit round trip, every column", test_audit_round_trip },
+    { "audit add refused, nothing written", test_audit_refused },
+    { "audit list newest first, ties by id", test_audit_list_order },
+    { "audit list filters: user, application, window", test_audit_list_filters },
+    { "audit and token queries use their indexes", test_audit_token_queries_use_indexes },
+    { "free functions are safe", test_audit_token_free_is_safe },
+};
+
+static const test_entry token_tests[] = {
+    { "token round trip with its activation", test_token_round_trip },
+    { "token insert refused, nothing written", test_token_insert_refused },
+    { "token exists", test_token_exists },
+    { "token removed only by its activation", test_token_remove },
+};
+
+static const test_entry retention_tests[] = {
+    { "audit purge: oldest first, bounded", test_audit_purge },
+    { "history purge: oldest first, bounded", test_history_purge },
+};
+
 static int add_suite(const char *name, CU_SetUpFunc setup, CU_TearDownFunc teardown,
                      const test_entry *tests, size_t n)
 {
@@ -2586,7 +3285,13 @@ int main(void)
         add_suite("history", store_setup, store_teardown, history_tests,
                   sizeof history_tests / sizeof history_tests[0]) != 0 ||
         add_suite("outbox", store_setup, store_teardown, outbox_tests,
-                  sizeof outbox_tests / sizeof outbox_tests[0]) != 0) {
+                  sizeof outbox_tests / sizeof outbox_tests[0]) != 0 ||
+        add_suite("audit", store_setup, store_teardown, audit_tests,
+                  sizeof audit_tests / sizeof audit_tests[0]) != 0 ||
+        add_suite("token", store_setup, store_teardown, token_tests,
+                  sizeof token_tests / sizeof token_tests[0]) != 0 ||
+        add_suite("retention", store_setup, store_teardown, retention_tests,
+                  sizeof retention_tests / sizeof retention_tests[0]) != 0) {
         CU_cleanup_registry();
         return 2;
     }
