@@ -26,6 +26,15 @@
  * through the stubs; the expectations come from CRYPTO.md 6 and 7 and
  * DATABASE.md 5.1 (history rows).
  *
+ * The suite "signatures" has the in-process phone sign (CRYPTO.md 8-11):
+ * online signatures (valid, replayed, at the end of the lookahead window,
+ * wrong, another application's key), SignatureAudit compared row by row
+ * with the attempts made (DATABASE.md 5.2), offline signatures over
+ * personalized and non-personalized payloads, VaultUnlock, tokens,
+ * GetEciesDecryptor used by a third party, VerifyECDSASignature, then a
+ * 3.0 SDK (DECIMAL) blocked by failures and the possession-only rules at
+ * the failure limit.
+ *
  * One gSOAP context per suite, made in the suite's init and freed in its
  * cleanup (with the suite's device), so a FATAL assertion (which leaves the
  * test function) leaks nothing.  Tests of a suite run in order and share
@@ -49,6 +58,7 @@
 #include <openssl/obj_mac.h>
 
 #include "soapH.h"
+#include "crypto/primitives.h"
 #include "tools/padevice/device.h"
 
 /* The client's own namespace table (gSOAP looks it up as `namespaces`). */
@@ -979,12 +989,13 @@ static struct timeval *T(time_t sec)
     return t;
 }
 
-static void test_activation_app(void)
+/* A new application whose default version the suite's devices use. */
+static void use_new_app(const char *suffix)
 {
     struct _pa3__GetApplicationDetailRequest d = {NULL, NULL};
     struct _pa3__GetApplicationDetailResponse dr;
 
-    snprintf(act_app_name, sizeof act_app_name, "%s-act-app", tag);
+    snprintf(act_app_name, sizeof act_app_name, "%s-%s", tag, suffix);
     act_app = create_app(act_app_name);
     d.applicationId = L(act_app);
     CALL(GetApplicationDetail, &d, &dr);
@@ -997,6 +1008,8 @@ static void test_activation_app(void)
     snprintf(act_secret, sizeof act_secret, "%s", dr.versions[0].applicationSecret);
     CU_ASSERT_FATAL(strlen(act_master) + 1 < sizeof act_master);
 }
+
+static void test_activation_app(void) { use_new_app("act-app"); }
 
 /* InitActivation for user: checks the answer, and that the device accepts
  * the activation signature with the master public key it embeds (4.4). */
@@ -1668,6 +1681,1177 @@ static void test_activation_faults(void)
     FAULT(BlockActivation, &bq, &br, "ERR0008");
 }
 
+/* ---- suite signatures --------------------------------------------------------- */
+
+/* The phone (libpadevice, in this process) signs as in CRYPTO.md 8-11 and
+ * the server verifies over HTTP.  One 3.1 activation carries the online
+ * signatures, the offline ones, the vault, the tokens and the ECIES
+ * decryptor; every verification it sees is also written down here
+ * (sig_rows, oldest first) with the server's counter and ctrData as they
+ * must be after the attempt, so that SignatureAudit can be compared with
+ * what really happened (DATABASE.md 5.2).  A 3.0 activation of another
+ * user then signs in DECIMAL and is blocked by failures.  The device and
+ * every soap allocation belong to the suite (act_suite_clean). */
+
+#define MAX_FAILED 5            /* InitActivation without maxFailureCount */
+#define SIG_URI_ID "/pa/signature/validate"
+#define SIG_BODY "{\"amount\":\"100.00\",\"to\":\"CZ65 0800 0000 1920 0014 5399\"}"
+#define OFFLINE_URI_ID "/operation/authorize/offline"
+
+static char sig_user[64], sig_id[64], user30[64], id30[64];
+static const char *cur_user, *cur_id;   /* the activation being signed for */
+static char srv_ctr[32];                /* the server's ctrData, B64 (tracked) */
+static LONG64 srv_counter;              /* the server's counter (tracked) */
+
+typedef struct {
+    const char *note;
+    int valid;
+    enum pa3__SignatureType type;
+    const char *sigver;                 /* NULL for offline */
+    LONG64 counter;
+    char ctr[32];
+    char *data_b64, *signature;
+    enum pa3__ActivationStatus status;
+    const char *info[2][2];             /* additionalInfo entries, in order */
+    int ninfo;
+} audit_row;
+
+#define MAX_ROWS 48
+static audit_row sig_rows[MAX_ROWS];
+static int sig_nrows;
+
+/* One signature made by the device, copied into soap memory. */
+typedef struct {
+    char *data, *signature, *version;
+    int64_t counter;
+} signed_req;
+
+static enum pa3__SignatureType soap_type(pa_sig_type t)
+{
+    switch (t) {
+    case PA_SIG_POSSESSION: return pa3__SignatureType__POSSESSION;
+    case PA_SIG_KNOWLEDGE: return pa3__SignatureType__KNOWLEDGE;
+    case PA_SIG_BIOMETRY: return pa3__SignatureType__BIOMETRY;
+    case PA_SIG_POSSESSION_KNOWLEDGE: return pa3__SignatureType__POSSESSION_USCOREKNOWLEDGE;
+    case PA_SIG_POSSESSION_BIOMETRY: return pa3__SignatureType__POSSESSION_USCOREBIOMETRY;
+    default: return pa3__SignatureType__POSSESSION_USCOREKNOWLEDGE_USCOREBIOMETRY;
+    }
+}
+
+#define PK pa3__SignatureType__POSSESSION_USCOREKNOWLEDGE
+#define PB pa3__SignatureType__POSSESSION_USCOREBIOMETRY
+#define PO pa3__SignatureType__POSSESSION
+#define ACTIVE pa3__ActivationStatus__ACTIVE
+#define BLOCKED pa3__ActivationStatus__BLOCKED
+
+static enum pa3__SignatureType *TY(enum pa3__SignatureType t)
+{
+    enum pa3__SignatureType *p = soap_malloc(soap, sizeof *p);
+
+    *p = t;
+    return p;
+}
+
+static enum xsd__boolean *BOOL(int v)
+{
+    enum xsd__boolean *p = soap_malloc(soap, sizeof *p);
+
+    *p = v ? xsd__boolean__true_ : xsd__boolean__false_;
+    return p;
+}
+
+/* Base64 of a text's bytes, in soap memory. */
+static char *b64text(const char *s)
+{
+    return b64((const uint8_t *)s, strlen(s));
+}
+
+/* A copy of s with the character at `at` replaced by another one of the
+ * same class (digit or Base64 letter), so only the value is wrong. */
+static char *flipped(const char *s, size_t at)
+{
+    char *p = soap_strdup(soap, s);
+
+    CU_ASSERT_FATAL(p != NULL && at < strlen(p));
+    if (isdigit((unsigned char)p[at]))
+        p[at] = p[at] == '0' ? '1' : '0';
+    else
+        p[at] = p[at] == 'A' ? 'B' : 'A';
+    return p;
+}
+
+static int64_t now_ms(void)
+{
+    struct timeval tv;
+
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* The device signs POST SIG_URI_ID with SIG_BODY (8.1); advance: moves its
+ * counter on, as after every signature the SDK makes. */
+static signed_req device_sign(pa_sig_type t, int advance)
+{
+    pa_device_signature s;
+    signed_req r = {NULL, NULL, NULL, 0};
+    pa_err e = pa_device_sign(dev, "POST", SIG_URI_ID, (const uint8_t *)SIG_BODY,
+                              strlen(SIG_BODY), t, NULL, advance, &s);
+
+    if (e == PA_OK) {
+        r.data = soap_strdup(soap, s.data_string);
+        r.signature = soap_strdup(soap, s.signature);
+        r.version = soap_strdup(soap, s.version);
+        r.counter = s.counter;
+    }
+    pa_device_signature_free(&s);
+    CU_ASSERT_EQUAL_FATAL(e, PA_OK);
+    return r;
+}
+
+/* The device checks an offline payload and, when it is genuine, signs it
+ * (9.2); *payload_valid says whether it was. */
+static signed_req device_offline_sign(const char *offline_data, int biometry,
+                                      int *payload_valid)
+{
+    pa_device_signature s;
+    signed_req r = {NULL, NULL, NULL, 0};
+    pa_err e = pa_device_offline_sign(dev, offline_data, OFFLINE_URI_ID, "A1*A100CZK*D20260630",
+                                      biometry, payload_valid, &s);
+
+    if (e == PA_OK && *payload_valid) {
+        r.data = soap_strdup(soap, s.data_string);
+        r.signature = soap_strdup(soap, s.signature);
+        r.counter = s.counter;
+    }
+    pa_device_signature_free(&s);
+    CU_ASSERT_EQUAL_FATAL(e, PA_OK);
+    return r;
+}
+
+/* A valid signature was accepted: the server's counter and ctrData are now
+ * the device's (which moved on after signing). */
+static void server_moved(void)
+{
+    srv_counter = dev->counter;
+    pa_b64_encode(dev->ctr_data, 16, srv_ctr);
+}
+
+/* Writes down the audit row an attempt must have left (data + "&" + suffix
+ * is what was verified: the secret, or "offline"). */
+static audit_row *expect_row(const char *note, int valid, enum pa3__SignatureType type,
+                             const char *sigver, const char *data, const char *suffix,
+                             const char *signature, enum pa3__ActivationStatus status)
+{
+    audit_row *r;
+    char *text;
+
+    CU_ASSERT_FATAL(sig_nrows < MAX_ROWS);
+    r = &sig_rows[sig_nrows++];
+    memset(r, 0, sizeof *r);
+    r->note = note;
+    r->valid = valid;
+    r->type = type;
+    r->sigver = sigver;
+    r->counter = srv_counter;
+    snprintf(r->ctr, sizeof r->ctr, "%s", srv_ctr);
+    text = soap_malloc(soap, strlen(data) + strlen(suffix) + 2);
+    sprintf(text, "%s&%s", data, suffix);
+    r->data_b64 = b64text(text);
+    r->signature = soap_strdup(soap, signature);
+    r->status = status;
+    return r;
+}
+
+static void add_info(audit_row *r, const char *key, const char *value)
+{
+    r->info[r->ninfo][0] = key;
+    r->info[r->ninfo][1] = value;
+    r->ninfo++;
+}
+
+static int check_bool(const char *what, const enum xsd__boolean *b, int want)
+{
+    if (want ? is_true(b) : is_false(b))
+        return 1;
+    fprintf(stderr, "\n  %s: %s, expected %s\n", what,
+            b == NULL ? "(absent)" : *b == xsd__boolean__true_ ? "true" : "false",
+            want ? "true" : "false");
+    return 0;
+}
+#define BOOLEAN(what, got, want) CU_ASSERT(check_bool((what), (got), (want)))
+
+static int check_type(const char *what, const enum pa3__SignatureType *t, enum pa3__SignatureType want)
+{
+    if (t != NULL && *t == want)
+        return 1;
+    fprintf(stderr, "\n  %s: signatureType %d, expected %d\n", what, t ? (int)*t : -1, (int)want);
+    return 0;
+}
+#define TYPE(what, got, want) CU_ASSERT(check_type((what), (got), (want)))
+
+/* xs:integer as text: exactly the decimal number want. */
+static int check_int(const char *what, const char *got, int want)
+{
+    char buf[16];
+
+    snprintf(buf, sizeof buf, "%d", want);
+    return same(what, got, buf);
+}
+
+/* A verification verdict (VerifySignature and VerifyOfflineSignature
+ * answer the same fields, 8.7). */
+#define VERDICT(what, r, valid_, type_, remaining_, status_, blocked_)          \
+    do {                                                                       \
+        BOOLEAN(what " signatureValid", (r).signatureValid, (valid_));         \
+        STATUS(what, (r).activationStatus, (status_));                         \
+        SAME(what " activationId", (r).activationId, cur_id);                  \
+        SAME(what " userId", (r).userId, cur_user);                            \
+        CU_ASSERT((r).applicationId != NULL && *(r).applicationId == act_app); \
+        TYPE(what, (r).signatureType, (type_));                                \
+        CU_ASSERT(check_int(what " remainingAttempts", (r).remainingAttempts, (remaining_))); \
+        SAME(what " blockedReason", (r).blockedReason, (blocked_));            \
+    } while (0)
+
+static struct _pa3__VerifySignatureResponse verify(const char *data, const char *signature,
+                                                   enum pa3__SignatureType t, const char *version)
+{
+    struct _pa3__VerifySignatureRequest q;
+    struct _pa3__VerifySignatureResponse r;
+
+    memset(&q, 0, sizeof q);
+    q.activationId = (char *)cur_id;
+    q.applicationKey = act_key;
+    q.data = (char *)data;
+    q.signature = (char *)signature;
+    q.signatureType = TY(t);
+    q.signatureVersion = (char *)version;
+    CALL(VerifySignature, &q, &r);
+    return r;
+}
+
+static struct _pa3__VerifyOfflineSignatureResponse verify_offline(const signed_req *s,
+                                                                  const char *signature,
+                                                                  int allow_biometry)
+{
+    struct _pa3__VerifyOfflineSignatureRequest q;
+    struct _pa3__VerifyOfflineSignatureResponse r;
+
+    q.activationId = (char *)cur_id;
+    q.data = s->data;
+    q.signature = (char *)signature;
+    q.allowBiometry = BOOL(allow_biometry);
+    CALL(VerifyOfflineSignature, &q, &r);
+    return r;
+}
+
+/* The status blob (with a challenge) of the current activation: counter
+ * byte, failures and the counter hash, which must be the device's own
+ * ctrData (7.5) whenever device and server are in step. */
+static void sig_status(int failed, enum pa3__ActivationStatus want)
+{
+    struct _pa3__GetActivationStatusRequest q;
+    struct _pa3__GetActivationStatusResponse r;
+    uint8_t ch[PA_STATUS_CHALLENGE_LEN], *blob, *nonce;
+    size_t blob_len, nonce_len;
+    pa_device_status st;
+
+    CU_ASSERT_EQUAL_FATAL(pa_device_status_challenge(dev, ch), PA_OK);
+    q.activationId = (char *)cur_id;
+    q.challenge = b64(ch, sizeof ch);
+    CALL(GetActivationStatus, &q, &r);
+    STATUS("status", r.activationStatus, want);
+    blob = unb64(r.encryptedStatusBlob, &blob_len);
+    nonce = unb64(r.encryptedStatusBlobNonce, &nonce_len);
+    CU_ASSERT_FATAL(blob != NULL && blob_len == PA_STATUS_BLOB_LEN);
+    CU_ASSERT_FATAL(nonce != NULL && nonce_len == PA_STATUS_NONCE_LEN);
+    CU_ASSERT_EQUAL_FATAL(pa_device_status_decrypt(dev, blob, nonce, NULL, 0, &st), PA_OK);
+    CU_ASSERT_EQUAL(st.f.status, (unsigned)want + 1);
+    CU_ASSERT_EQUAL(st.f.failed_attempts, failed);
+    CU_ASSERT_EQUAL(st.f.max_failed_attempts, MAX_FAILED);
+    CU_ASSERT_EQUAL(st.f.ctr_byte, (uint8_t)(srv_counter & 0xff));
+    CU_ASSERT(st.hash_checked && st.hash_matches);
+    CU_ASSERT_EQUAL(st.distance, 0);
+    if (st.f.failed_attempts != failed || st.f.ctr_byte != (uint8_t)(srv_counter & 0xff)
+        || !st.hash_matches || st.distance != 0)
+        fprintf(stderr, "\n  status blob: failed %u (expected %d), counter byte %u (expected %u), "
+                "hash %s at distance %d\n", st.f.failed_attempts, failed, st.f.ctr_byte,
+                (unsigned)(srv_counter & 0xff), st.hash_matches ? "found" : "not found",
+                st.distance);
+}
+
+/* SignatureAudit of the current user must be exactly sig_rows, newest
+ * first (DATABASE.md 5.2, 5.11). */
+static void check_audit(void)
+{
+    struct _pa3__SignatureAuditRequest q;
+    struct _pa3__SignatureAuditResponse r;
+    time_t now = time(NULL);
+    int n = sig_nrows;
+
+    q.userId = (char *)cur_user;
+    q.applicationId = L(act_app);
+    q.timestampFrom = T(now - 86400);   /* a day either way: zone independent */
+    q.timestampTo = T(now + 86400);
+    CALL(SignatureAudit, &q, &r);
+    if (r.__sizeitems != n)
+        fprintf(stderr, "\n  SignatureAudit: %d rows, expected %d\n", r.__sizeitems, n);
+    CU_ASSERT_EQUAL_FATAL(r.__sizeitems, n);
+    for (int i = 0; i < n; i++) {
+        const struct _pa3__SignatureAuditResponse_items *it = &r.items[i];
+        const audit_row *w = &sig_rows[n - 1 - i];
+        char what[96];
+
+        snprintf(what, sizeof what, "audit row %d (%s, attempt %d)", i, w->note, n - i);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(it->id);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(it->timestampCreated);
+        if (i > 0) {
+            const struct timeval *a = it->timestampCreated, *b = r.items[i - 1].timestampCreated;
+
+            CU_ASSERT(*it->id < *r.items[i - 1].id);
+            CU_ASSERT(a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_usec <= b->tv_usec));
+        }
+        SAME(what, it->note, w->note);
+        SAME(what, it->userId, cur_user);
+        CU_ASSERT(it->applicationId != NULL && *it->applicationId == act_app);
+        SAME(what, it->activationId, cur_id);
+        CU_ASSERT(it->activationCounter != NULL && *it->activationCounter == w->counter);
+        if (it->activationCounter != NULL && *it->activationCounter != w->counter)
+            fprintf(stderr, "\n  %s: activationCounter %lld, expected %lld\n", what,
+                    (long long)*it->activationCounter, (long long)w->counter);
+        SAME(what, it->activationCtrData, w->ctr);
+        STATUS(what, it->activationStatus, w->status);
+        SAME(what, it->dataBase64, w->data_b64);
+        SAME(what, it->signatureVersion, w->sigver);
+        TYPE(what, it->signatureType, w->type);
+        SAME(what, it->signature, w->signature);
+        BOOLEAN(what, it->valid, w->valid);
+        CU_ASSERT(it->version != NULL && *it->version == 3);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(it->additionalInfo);
+        if (it->additionalInfo->__sizeentry != w->ninfo)
+            fprintf(stderr, "\n  %s: %d additionalInfo entries, expected %d\n", what,
+                    it->additionalInfo->__sizeentry, w->ninfo);
+        CU_ASSERT_EQUAL_FATAL(it->additionalInfo->__sizeentry, w->ninfo);
+        for (int k = 0; k < w->ninfo; k++) {
+            SAME(what, it->additionalInfo->entry[k].key, w->info[k][0]);
+            SAME(what, it->additionalInfo->entry[k].value, w->info[k][1]);
+        }
+    }
+    /* any application: the same rows; another one, or an earlier window: none */
+    q.applicationId = NULL;
+    CALL(SignatureAudit, &q, &r);
+    CU_ASSERT_EQUAL(r.__sizeitems, n);
+    q.applicationId = L(app2);
+    CALL(SignatureAudit, &q, &r);
+    CU_ASSERT_EQUAL(r.__sizeitems, 0);
+    q.applicationId = L(act_app);
+    q.timestampFrom = T(now - 3 * 86400);
+    q.timestampTo = T(now - 2 * 86400);
+    CALL(SignatureAudit, &q, &r);
+    CU_ASSERT_EQUAL(r.__sizeitems, 0);
+}
+
+/* Code activation of a new device for user tag-user-<suffix> (6.3, 6.5);
+ * makes it the current activation, with counter 0 on both sides. */
+static void activate(const char *protocol, const char *suffix, int compressed, char *user,
+                     size_t ulen, char *id, size_t idlen)
+{
+    pa_device_activation_opts o;
+    struct _pa3__InitActivationResponse init;
+    struct _pa3__PrepareActivationRequest pq;
+    struct _pa3__PrepareActivationResponse pr;
+    cryptogram_b64 c;
+
+    new_device(protocol);
+    snprintf(user, ulen, "%s-user-%s", tag, suffix);
+    init = init_activation(user);
+    memset(&o, 0, sizeof o);
+    o.compressed_eph = compressed;
+    o.compressed_device_key = compressed;
+    o.name = "signing phone";
+    c = activation_request(&o);
+    pq.activationCode = init.activationCode;
+    pq.applicationKey = act_key;
+    pq.ephemeralPublicKey = c.eph;
+    pq.encryptedData = c.data;
+    pq.mac = c.mac;
+    pq.nonce = c.nonce;
+    CALL(PrepareActivation, &pq, &pr);
+    STATUS("PrepareActivation", pr.activationStatus, pa3__ActivationStatus__PENDING_USCORECOMMIT);
+    read_activation_answer(pr.encryptedData, pr.mac, init.activationId);
+    commit(init.activationId, NULL);
+    snprintf(id, idlen, "%s", init.activationId);
+    cur_user = user;
+    cur_id = id;
+    sig_nrows = 0;
+    CU_ASSERT_EQUAL(dev->counter, 0);
+    srv_counter = 0;
+    pa_b64_encode(dev->ctr_data, 16, srv_ctr);
+}
+
+static void test_sig_activate(void)
+{
+    use_new_app("sig-app");
+    activate("3.1", "sig31", 1, sig_user, sizeof sig_user, sig_id, sizeof sig_id);
+    sig_status(0, ACTIVE);
+}
+
+static signed_req last_pk, last_p;
+
+/* 8.7 step 5, valid: possession_knowledge, then possession; BASE64 format
+ * for 3.1 (8.5): 44 and 24 characters. */
+static void test_sig_valid(void)
+{
+    struct _pa3__VerifySignatureResponse r;
+
+    last_pk = device_sign(PA_SIG_POSSESSION_KNOWLEDGE, 1);
+    SAME("signatureVersion", last_pk.version, "3.1");
+    CU_ASSERT_EQUAL(strlen(last_pk.signature), 44);
+    r = verify(last_pk.data, last_pk.signature, PK, last_pk.version);
+    VERDICT("possession_knowledge", r, 1, PK, MAX_FAILED, ACTIVE, NULL);
+    server_moved();
+    expect_row("signature_ok", 1, PK, "3.1", last_pk.data, act_secret, last_pk.signature, ACTIVE);
+
+    last_p = device_sign(PA_SIG_POSSESSION, 1);
+    CU_ASSERT_EQUAL(strlen(last_p.signature), 24);
+    r = verify(last_p.data, last_p.signature, PO, last_p.version);
+    VERDICT("possession", r, 1, PO, MAX_FAILED, ACTIVE, NULL);
+    server_moved();
+    expect_row("signature_ok", 1, PO, "3.1", last_p.data, act_secret, last_p.signature, ACTIVE);
+    /* a version above 3.1 is BASE64 too (8.5), and audited as sent */
+    last_pk = device_sign(PA_SIG_POSSESSION_KNOWLEDGE, 1);
+    r = verify(last_pk.data, last_pk.signature, PK, "3.2");
+    VERDICT("possession_knowledge as 3.2", r, 1, PK, MAX_FAILED, ACTIVE, NULL);
+    server_moved();
+    expect_row("signature_ok", 1, PK, "3.2", last_pk.data, act_secret, last_pk.signature, ACTIVE);
+    CU_ASSERT_EQUAL(srv_counter, 3);
+    sig_status(0, ACTIVE);
+}
+
+/* A signature already used is behind the counter: invalid, nothing moves;
+ * a possession-only failure does not count, possession_knowledge does. */
+static void test_sig_replay(void)
+{
+    struct _pa3__VerifySignatureResponse r;
+
+    r = verify(last_p.data, last_p.signature, PO, "3.1");
+    VERDICT("possession replayed", r, 0, PO, MAX_FAILED, ACTIVE, NULL);
+    expect_row("signature_does_not_match", 0, PO, "3.1", last_p.data, act_secret,
+               last_p.signature, ACTIVE);
+    r = verify(last_pk.data, last_pk.signature, PK, "3.1");
+    VERDICT("possession_knowledge replayed", r, 0, PK, MAX_FAILED - 1, ACTIVE, NULL);
+    expect_row("signature_does_not_match", 0, PK, "3.1", last_pk.data, act_secret,
+               last_pk.signature, ACTIVE);
+    sig_status(1, ACTIVE);
+}
+
+/* 19 signatures the server never sees, then one at c+19, the last position
+ * of the window (8.6, lookahead 20): valid, the counter jumps by 20 and the
+ * failure count is reset by the possession_knowledge success. */
+static void test_sig_lookahead(void)
+{
+    struct _pa3__VerifySignatureResponse r;
+    LONG64 before = srv_counter;
+    signed_req s;
+
+    for (int i = 0; i < 19; i++)
+        (void)device_sign(PA_SIG_POSSESSION_KNOWLEDGE, 1);
+    s = device_sign(PA_SIG_POSSESSION_KNOWLEDGE, 1);
+    CU_ASSERT_EQUAL(s.counter, before + 19);
+    r = verify(s.data, s.signature, PK, s.version);
+    VERDICT("at c+19", r, 1, PK, MAX_FAILED, ACTIVE, NULL);
+    server_moved();
+    CU_ASSERT_EQUAL(srv_counter, before + 20);
+    expect_row("signature_ok", 1, PK, "3.1", s.data, act_secret, s.signature, ACTIVE);
+    sig_status(0, ACTIVE);
+}
+
+/* Wrong signatures: remainingAttempts goes down by one per failure that is
+ * not possession-only; a success gives all attempts back. */
+static void test_sig_wrong(void)
+{
+    struct _pa3__VerifySignatureResponse r;
+    signed_req s = device_sign(PA_SIG_POSSESSION_KNOWLEDGE, 0);
+    char *bad = flipped(s.signature, 0);
+
+    r = verify(s.data, bad, PK, "3.1");
+    VERDICT("wrong 1", r, 0, PK, MAX_FAILED - 1, ACTIVE, NULL);
+    expect_row("signature_does_not_match", 0, PK, "3.1", s.data, act_secret, bad, ACTIVE);
+    bad = flipped(s.signature, 30);
+    r = verify(s.data, bad, PK, "3.1");
+    VERDICT("wrong 2", r, 0, PK, MAX_FAILED - 2, ACTIVE, NULL);
+    expect_row("signature_does_not_match", 0, PK, "3.1", s.data, act_secret, bad, ACTIVE);
+    /* the right signature under another type is wrong too (and counts) */
+    r = verify(s.data, s.signature, pa3__SignatureType__POSSESSION_USCOREKNOWLEDGE_USCOREBIOMETRY, "3.1");
+    VERDICT("wrong type", r, 0, pa3__SignatureType__POSSESSION_USCOREKNOWLEDGE_USCOREBIOMETRY,
+            MAX_FAILED - 3, ACTIVE, NULL);
+    expect_row("signature_does_not_match", 0,
+               pa3__SignatureType__POSSESSION_USCOREKNOWLEDGE_USCOREBIOMETRY, "3.1", s.data,
+               act_secret, s.signature, ACTIVE);
+    s = device_sign(PA_SIG_POSSESSION, 0);
+    bad = flipped(s.signature, 3);
+    r = verify(s.data, bad, PO, "3.1");
+    VERDICT("wrong possession", r, 0, PO, MAX_FAILED - 3, ACTIVE, NULL);
+    expect_row("signature_does_not_match", 0, PO, "3.1", s.data, act_secret, bad, ACTIVE);
+    sig_status(3, ACTIVE);
+
+    /* the key of another application (8.7 step 3): a failure that counts,
+     * audited over data + "&" + applicationKey, the status only */
+    {
+        struct _pa3__VerifySignatureRequest q;
+
+        s = device_sign(PA_SIG_POSSESSION_KNOWLEDGE, 0);
+        memset(&q, 0, sizeof q);
+        q.activationId = (char *)cur_id;
+        q.applicationKey = key_default;
+        q.data = s.data;
+        q.signature = s.signature;
+        q.signatureType = TY(PK);
+        q.signatureVersion = "3.1";
+        CALL(VerifySignature, &q, &r);
+        BOOLEAN("other application signatureValid", r.signatureValid, 0);
+        STATUS("other application", r.activationStatus, ACTIVE);
+        CU_ASSERT_PTR_NULL(r.activationId);
+        CU_ASSERT_PTR_NULL(r.userId);
+        CU_ASSERT_PTR_NULL(r.applicationId);
+        CU_ASSERT_PTR_NULL(r.signatureType);
+        CU_ASSERT_PTR_NULL(r.remainingAttempts);
+        CU_ASSERT_PTR_NULL(r.blockedReason);
+        expect_row("activation_invalid_application", 0, PK, "3.1", s.data, key_default,
+                   s.signature, ACTIVE);
+        sig_status(4, ACTIVE);
+    }
+
+    s = device_sign(PA_SIG_POSSESSION_KNOWLEDGE, 1);
+    r = verify(s.data, s.signature, PK, "3.1");
+    VERDICT("right again", r, 1, PK, MAX_FAILED, ACTIVE, NULL);
+    server_moved();
+    expect_row("signature_ok", 1, PK, "3.1", s.data, act_secret, s.signature, ACTIVE);
+    sig_status(0, ACTIVE);
+}
+
+static void test_sig_audit(void) { check_audit(); }
+
+/* 9: personalized payload -> the device checks the server's ECDSA
+ * signature with KEY_SERVER_PUBLIC and signs in DECIMAL -> verified
+ * offline; biometry only when allowed; a non-personalized payload is
+ * checked with the master key; a forged payload is refused by the device. */
+static void test_sig_offline(void)
+{
+    struct _pa3__CreatePersonalizedOfflineSignaturePayloadRequest pq;
+    struct _pa3__CreatePersonalizedOfflineSignaturePayloadResponse pr;
+    struct _pa3__CreateNonPersonalizedOfflineSignaturePayloadRequest nq;
+    struct _pa3__CreateNonPersonalizedOfflineSignaturePayloadResponse nr;
+    struct _pa3__VerifyOfflineSignatureResponse r;
+    const char *data = "5ff1b1ed-a3cc-45a3-8ab0-ed60950312b6\nA1*A100CZK*ICZ2730300000001165254011\n"
+                       "Pay & <confirm>";
+    char prefix[512];
+    signed_req s;
+    audit_row *row;
+    int valid = -1;
+
+    pq.activationId = (char *)cur_id;
+    pq.data = (char *)data;
+    CALL(CreatePersonalizedOfflineSignaturePayload, &pq, &pr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pr.offlineData);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pr.nonce);
+    CU_ASSERT_EQUAL(b64len(pr.nonce), 16);
+    snprintf(prefix, sizeof prefix, "%s\n%s\n1", data, pr.nonce);      /* 9.1, indicator 1 */
+    CU_ASSERT_FATAL(strncmp(pr.offlineData, prefix, strlen(prefix)) == 0);
+    CU_ASSERT(b64len(pr.offlineData + strlen(prefix)) >= 8);
+    s = device_offline_sign(pr.offlineData, 0, &valid);
+    CU_ASSERT_EQUAL_FATAL(valid, 1);
+    CU_ASSERT_EQUAL(strlen(s.signature), 17);
+    CU_ASSERT(s.signature[8] == '-' && strspn(s.signature, "0123456789") == 8
+              && strspn(s.signature + 9, "0123456789") == 8);
+    r = verify_offline(&s, s.signature, 0);
+    VERDICT("offline", r, 1, PK, MAX_FAILED, ACTIVE, NULL);
+    server_moved();
+    expect_row("signature_ok", 1, PK, NULL, s.data, "offline", s.signature, ACTIVE);
+
+    /* biometry: not allowed -> invalid (counts as possession_knowledge) */
+    CALL(CreatePersonalizedOfflineSignaturePayload, &pq, &pr);
+    s = device_offline_sign(pr.offlineData, 1, &valid);
+    CU_ASSERT_EQUAL_FATAL(valid, 1);
+    r = verify_offline(&s, s.signature, 0);
+    VERDICT("offline biometry not allowed", r, 0, PK, MAX_FAILED - 1, ACTIVE, NULL);
+    expect_row("signature_does_not_match", 0, PK, NULL, s.data, "offline", s.signature, ACTIVE);
+    /* ... allowed: valid at the same position, type possession_biometry */
+    r = verify_offline(&s, s.signature, 1);
+    VERDICT("offline biometry allowed", r, 1, PB, MAX_FAILED, ACTIVE, NULL);
+    server_moved();
+    expect_row("signature_ok", 1, PB, NULL, s.data, "offline", s.signature, ACTIVE);
+    sig_status(0, ACTIVE);
+
+    /* a wrong signature with biometry allowed: BIOMETRY_ALLOWED in the audit */
+    CALL(CreatePersonalizedOfflineSignaturePayload, &pq, &pr);
+    s = device_offline_sign(pr.offlineData, 0, &valid);
+    CU_ASSERT_EQUAL_FATAL(valid, 1);
+    r = verify_offline(&s, flipped(s.signature, 12), 1);
+    VERDICT("offline wrong", r, 0, PK, MAX_FAILED - 1, ACTIVE, NULL);
+    row = expect_row("signature_does_not_match", 0, PK, NULL, s.data, "offline",
+                     flipped(s.signature, 12), ACTIVE);
+    add_info(row, "BIOMETRY_ALLOWED", "TRUE");
+
+    /* non-personalized: indicator 0, master key; the device signed one
+     * payload the server never saw, the lookahead absorbs it */
+    nq.applicationId = L(act_app);
+    nq.data = (char *)data;
+    CALL(CreateNonPersonalizedOfflineSignaturePayload, &nq, &nr);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(nr.offlineData);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(nr.nonce);
+    snprintf(prefix, sizeof prefix, "%s\n%s\n0", data, nr.nonce);
+    CU_ASSERT_FATAL(strncmp(nr.offlineData, prefix, strlen(prefix)) == 0);
+    s = device_offline_sign(nr.offlineData, 0, &valid);
+    CU_ASSERT_EQUAL_FATAL(valid, 1);
+    r = verify_offline(&s, s.signature, 0);
+    VERDICT("offline non-personalized", r, 1, PK, MAX_FAILED, ACTIVE, NULL);
+    server_moved();
+    expect_row("signature_ok", 1, PK, NULL, s.data, "offline", s.signature, ACTIVE);
+    sig_status(0, ACTIVE);
+
+    /* forged payloads: the device refuses to sign */
+    {
+        char *forged = soap_strdup(soap, pr.offlineData);
+
+        forged[0] = forged[0] == '5' ? '6' : '5';
+        (void)device_offline_sign(forged, 0, &valid);
+        CU_ASSERT_EQUAL(valid, 0);
+        forged = soap_strdup(soap, nr.offlineData);
+        forged[strlen(prefix) - 1] = '1';       /* master-key signature, indicator 1 */
+        (void)device_offline_sign(forged, 0, &valid);
+        CU_ASSERT_EQUAL(valid, 0);
+    }
+
+    /* unknown activation: no payload (ERR0009); its verification is
+     * not a fault but REMOVED (8.7 step 1) */
+    pq.activationId = (char *)NO_SUCH_ACTIVATION;
+    FAULT(CreatePersonalizedOfflineSignaturePayload, &pq, &pr, "ERR0009");
+    {
+        struct _pa3__VerifyOfflineSignatureRequest q = {(char *)NO_SUCH_ACTIVATION, s.data,
+                                                        s.signature, BOOL(0)};
+
+        CALL(VerifyOfflineSignature, &q, &r);
+        BOOLEAN("offline, unknown activation", r.signatureValid, 0);
+        STATUS("offline, unknown activation", r.activationStatus, pa3__ActivationStatus__REMOVED);
+    }
+}
+
+/* The device's vault-unlock request as the SOAP request (11.2). */
+static void vault_request(const char *reason, pa_sig_type t, struct _pa3__VaultUnlockRequest *q)
+{
+    pa_device_vault_req v;
+    pa_err e = pa_device_vault_request(dev, reason, t, 1, &v);
+
+    memset(q, 0, sizeof *q);
+    if (e == PA_OK) {
+        q->activationId = (char *)cur_id;
+        q->applicationKey = act_key;
+        q->signedData = soap_strdup(soap, v.sig.data_string);
+        q->signature = soap_strdup(soap, v.sig.signature);
+        q->signatureType = TY(soap_type(t));
+        q->signatureVersion = soap_strdup(soap, v.sig.version);
+        q->ephemeralPublicKey = b64(v.c.eph, v.c.eph_len);
+        q->encryptedData = b64(v.c.data, v.c.data_len);
+        q->mac = b64(v.c.mac, sizeof v.c.mac);
+        q->nonce = v.c.has_nonce ? b64(v.c.nonce, sizeof v.c.nonce) : NULL;
+        CU_ASSERT_EQUAL(v.c.has_nonce, dev->protocol == PA_DEVICE_P31);
+    }
+    pa_device_vault_request_free(&v);
+    CU_ASSERT_EQUAL_FATAL(e, PA_OK);
+}
+
+/* The device reads the vault answer; returns whether it got its key. */
+static int vault_answer(const struct _pa3__VaultUnlockResponse *r)
+{
+    uint8_t *ct, *mac;
+    size_t n, mac_len;
+    int unlocked = -1;
+    pa_err e;
+
+    ct = unb64(r->encryptedData, &n);
+    mac = unb64(r->mac, &mac_len);
+    CU_ASSERT_FATAL(ct != NULL && n > 0 && mac != NULL && mac_len == 32);
+    e = pa_device_vault_response(dev, ct, n, mac, mac_len, &unlocked);
+    if (e != PA_OK)
+        fprintf(stderr, "\n  device cannot read the vault answer: %s\n", pa_err_name(e));
+    CU_ASSERT_EQUAL_FATAL(e, PA_OK);
+    return unlocked;
+}
+
+/* 11.2: a wrong signature gets the encrypted null, a right one the
+ * device's vault key; both are audited with the reason. */
+static void test_sig_vault(void)
+{
+    struct _pa3__VaultUnlockRequest q;
+    struct _pa3__VaultUnlockResponse r;
+    audit_row *row;
+
+    vault_request("FETCH_ENCRYPTION_KEY", PA_SIG_POSSESSION_KNOWLEDGE, &q);
+    q.signature = flipped(q.signature, 5);
+    CALL(VaultUnlock, &q, &r);
+    BOOLEAN("VaultUnlock, wrong signature", r.signatureValid, 0);
+    CU_ASSERT_EQUAL(vault_answer(&r), 0);
+    row = expect_row("signature_does_not_match", 0, PK, "3.1", q.signedData, act_secret,
+                     q.signature, ACTIVE);
+    add_info(row, "VAULT_UNLOCKED_REASON", "FETCH_ENCRYPTION_KEY");
+
+    /* no reason: {} -> NOT_SPECIFIED; one request the server never
+     * accepted lies between, the lookahead absorbs it */
+    vault_request(NULL, PA_SIG_POSSESSION_KNOWLEDGE, &q);
+    CALL(VaultUnlock, &q, &r);
+    BOOLEAN("VaultUnlock", r.signatureValid, 1);
+    CU_ASSERT_EQUAL(vault_answer(&r), 1);
+    server_moved();
+    row = expect_row("signature_ok", 1, PK, "3.1", q.signedData, act_secret, q.signature, ACTIVE);
+    add_info(row, "VAULT_UNLOCKED_REASON", "NOT_SPECIFIED");
+
+    vault_request("ADD_BIOMETRY", PA_SIG_POSSESSION_KNOWLEDGE, &q);
+    CALL(VaultUnlock, &q, &r);
+    BOOLEAN("VaultUnlock ADD_BIOMETRY", r.signatureValid, 1);
+    CU_ASSERT_EQUAL(vault_answer(&r), 1);
+    server_moved();
+    row = expect_row("signature_ok", 1, PK, "3.1", q.signedData, act_secret, q.signature, ACTIVE);
+    add_info(row, "VAULT_UNLOCKED_REASON", "ADD_BIOMETRY");
+    sig_status(0, ACTIVE);
+}
+
+/* ValidateToken with the device's digest over a fresh nonce (10.2); tamper
+ * sends a digest with one bit changed. */
+static struct _pa3__ValidateTokenRequest token_request(const char *id, int64_t ts, int tamper)
+{
+    struct _pa3__ValidateTokenRequest q;
+    uint8_t nonce[16], digest[PA_TOKEN_DIGEST_LEN];
+
+    CU_ASSERT_EQUAL_FATAL(pa_random(nonce, sizeof nonce), PA_OK);
+    if (pa_device_token_find(dev, id) != NULL) {
+        CU_ASSERT_EQUAL_FATAL(pa_device_token_digest(dev, id, nonce, ts, digest), PA_OK);
+    } else {
+        CU_ASSERT_EQUAL_FATAL(pa_random(digest, sizeof digest), PA_OK);
+    }
+    if (tamper)
+        digest[tamper % PA_TOKEN_DIGEST_LEN] ^= 0x01;
+    q.tokenId = soap_strdup(soap, id);
+    q.tokenDigest = b64(digest, sizeof digest);
+    q.nonce = b64(nonce, sizeof nonce);
+    q.timestamp = L(ts);
+    return q;
+}
+
+static int validate(const char *what, const char *id, int64_t ts, int tamper)
+{
+    struct _pa3__ValidateTokenRequest q = token_request(id, ts, tamper);
+    struct _pa3__ValidateTokenResponse r;
+
+    CALL(ValidateToken, &q, &r);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r.tokenValid);
+    if (is_true(r.tokenValid)) {
+        SAME(what, r.activationId, cur_id);
+        SAME(what, r.userId, cur_user);
+        CU_ASSERT(r.applicationId != NULL && *r.applicationId == act_app);
+        TYPE(what, r.signatureType, PK);
+    } else {        /* tokenValid = false only (10.3) */
+        CU_ASSERT_PTR_NULL(r.activationId);
+        CU_ASSERT_PTR_NULL(r.userId);
+        CU_ASSERT_PTR_NULL(r.applicationId);
+        CU_ASSERT_PTR_NULL(r.signatureType);
+    }
+    return is_true(r.tokenValid);
+}
+
+/* 10: CreateToken -> the device reads its token -> ValidateToken with its
+ * digest -> RemoveToken. */
+static char *create_token(void)
+{
+    pa_ecies_cryptogram cg;
+    struct _pa3__CreateTokenRequest cq;
+    struct _pa3__CreateTokenResponse cr;
+    const pa_device_token *tok = NULL;
+    uint8_t *ct, *mac;
+    size_t n, mac_len;
+    pa_err e = pa_device_token_request(dev, 1, &cg);
+
+    memset(&cq, 0, sizeof cq);
+    if (e == PA_OK) {
+        cq.ephemeralPublicKey = b64(cg.eph, cg.eph_len);
+        cq.encryptedData = b64(cg.data, cg.data_len);
+        cq.mac = b64(cg.mac, sizeof cg.mac);
+        cq.nonce = cg.has_nonce ? b64(cg.nonce, sizeof cg.nonce) : NULL;
+    }
+    pa_ecies_cryptogram_free(&cg);
+    CU_ASSERT_EQUAL_FATAL(e, PA_OK);
+    cq.activationId = (char *)cur_id;
+    cq.applicationKey = act_key;
+    cq.signatureType = TY(PK);
+    CALL(CreateToken, &cq, &cr);
+    ct = unb64(cr.encryptedData, &n);
+    mac = unb64(cr.mac, &mac_len);
+    CU_ASSERT_FATAL(ct != NULL && n > 0 && mac != NULL && mac_len == 32);
+    e = pa_device_token_response(dev, ct, n, mac, mac_len, &tok);
+    if (e != PA_OK)
+        fprintf(stderr, "\n  device cannot read the token: %s\n", pa_err_name(e));
+    CU_ASSERT_EQUAL_FATAL(e, PA_OK);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tok);
+    CU_ASSERT(is_uuid4(tok->id));
+    return soap_strdup(soap, tok->id);
+}
+
+static void test_sig_tokens(void)
+{
+    struct _pa3__RemoveTokenRequest rq;
+    struct _pa3__RemoveTokenResponse rr;
+    struct _pa3__ValidateTokenRequest vq;
+    struct _pa3__ValidateTokenResponse vr;
+    char *id = create_token();
+    int64_t now = now_ms();
+
+    CU_ASSERT(validate("ValidateToken", id, now, 0));
+    CU_ASSERT(validate("ValidateToken again (no replay protection)", id, now, 0));
+    CU_ASSERT(!validate("ValidateToken, wrong digest", id, now, 7));
+    CU_ASSERT(validate("ValidateToken, in the future", id, now + 3600 * 1000LL, 0));
+    CU_ASSERT(validate("ValidateToken, 1 h 58 min old", id, now - 7080 * 1000LL, 0));
+    CU_ASSERT(!validate("ValidateToken, unknown token", NO_SUCH_ACTIVATION, now, 0));
+    /* the digest covers nonce and timestamp */
+    vq = token_request(id, now, 0);
+    vq.timestamp = L(now + 1);
+    CALL(ValidateToken, &vq, &vr);
+    BOOLEAN("ValidateToken, other timestamp", vr.tokenValid, 0);
+    vq = token_request(id, now, 0);
+    vq.nonce = token_request(id, now, 0).nonce;
+    CALL(ValidateToken, &vq, &vr);
+    BOOLEAN("ValidateToken, other nonce", vr.tokenValid, 0);
+    /* older than 2 h: ERR0030 even with the right digest (10.3 step 1) */
+    vq = token_request(id, now - 3 * 3600 * 1000LL, 0);
+    FAULT(ValidateToken, &vq, &vr, "ERR0030");
+
+    rq.tokenId = id;
+    rq.activationId = (char *)NO_SUCH_ACTIVATION;    /* not its activation */
+    CALL(RemoveToken, &rq, &rr);
+    BOOLEAN("RemoveToken, other activation", rr.removed, 0);
+    CU_ASSERT(validate("ValidateToken, still there", id, now_ms(), 0));
+    rq.activationId = (char *)cur_id;
+    CALL(RemoveToken, &rq, &rr);
+    BOOLEAN("RemoveToken", rr.removed, 1);
+    CALL(RemoveToken, &rq, &rr);
+    BOOLEAN("RemoveToken again", rr.removed, 0);
+    CU_ASSERT(!validate("ValidateToken, removed", id, now_ms(), 0));
+}
+
+/* 5.9: the device's generic request, decrypted by a third party with the
+ * envelope key the server hands out, and the third party's answer read by
+ * the device; activation_scope selects the scope. */
+static void ecies_third_party(int activation_scope)
+{
+    static const char plain[] = "{\"operation\":\"third party\",\"amount\":\"1.00\"}";
+    static const char answer[] = "{\"status\":\"OK\"}";
+    struct _pa3__GetEciesDecryptorRequest q;
+    struct _pa3__GetEciesDecryptorResponse r;
+    pa_ecies_cryptogram cg;
+    pa_ecies_ctx ctx;
+    pa_derived_keys k;
+    uint8_t *data = NULL, *mac = NULL, *nonce = NULL, *env, *sh2, want[32];
+    uint8_t *got = NULL, *back = NULL, *ct = NULL, rmac[PA_ECIES_MAC_LEN];
+    size_t data_len = 0, env_len, sh2_len, got_len = 0, back_len = 0, ct_len = 0;
+    int nonce_ok = 0, decrypted, same_plain, answered, same_answer;
+    pa_err e;
+
+    e = pa_device_ecies_request(dev, activation_scope,
+                                activation_scope ? PA_ECIES_SH1_GENERIC_ACTIVATION
+                                                 : PA_ECIES_SH1_GENERIC_APPLICATION,
+                                (const uint8_t *)plain, strlen(plain), 1, &cg);
+    memset(&q, 0, sizeof q);
+    if (e == PA_OK) {
+        q.ephemeralPublicKey = b64(cg.eph, cg.eph_len);
+        data = soap_malloc(soap, cg.data_len);
+        memcpy(data, cg.data, cg.data_len);
+        data_len = cg.data_len;
+        mac = soap_malloc(soap, sizeof cg.mac);
+        memcpy(mac, cg.mac, sizeof cg.mac);
+        nonce = soap_malloc(soap, sizeof cg.nonce);
+        memcpy(nonce, cg.nonce, sizeof cg.nonce);
+        nonce_ok = cg.has_nonce;
+    }
+    pa_ecies_cryptogram_free(&cg);
+    CU_ASSERT_EQUAL_FATAL(e, PA_OK);
+    CU_ASSERT(nonce_ok);
+    q.applicationKey = act_key;
+    q.activationId = activation_scope ? (char *)cur_id : NULL;
+    CALL(GetEciesDecryptor, &q, &r);
+    env = unb64(r.secretKey, &env_len);
+    sh2 = unb64(r.sharedInfo2, &sh2_len);
+    CU_ASSERT_FATAL(env != NULL && env_len == PA_ECIES_ENV_LEN);   /* all 48 bytes */
+    CU_ASSERT_FATAL(sh2 != NULL && sh2_len == 32);
+    if (activation_scope) {
+        CU_ASSERT_EQUAL_FATAL(pa_device_keys(dev, &k), PA_OK);
+        e = pa_ecies_sh2_activation(k.transport, act_secret, want);
+        pa_keys_wipe(&k);
+    } else {
+        e = pa_ecies_sh2_application(act_secret, want);
+    }
+    CU_ASSERT_EQUAL_FATAL(e, PA_OK);
+    CU_ASSERT(memcmp(sh2, want, 32) == 0);
+
+    /* the third party: context from the envelope key, the request's nonce */
+    e = pa_ecies_ctx_from_envelope(env, sh2, sh2_len, nonce, 16, &ctx);
+    CU_ASSERT_EQUAL_FATAL(e, PA_OK);
+    decrypted = pa_ecies_ctx_decrypt(&ctx, data, data_len, mac, 32, &got, &got_len) == PA_OK;
+    same_plain = decrypted && got_len == strlen(plain) && memcmp(got, plain, got_len) == 0;
+    answered = pa_ecies_encrypt_response(&ctx, (const uint8_t *)answer, strlen(answer), &ct,
+                                         &ct_len, rmac) == PA_OK;
+    pa_ecies_ctx_wipe(&ctx);
+    if (decrypted)
+        pa_secure_free(got, got_len);
+    /* the device reads the third party's answer */
+    e = answered ? pa_device_ecies_response(dev, ct, ct_len, rmac, sizeof rmac, &back, &back_len)
+                 : PA_ERR_ENCRYPTION_FAILED;
+    free(ct);
+    same_answer = e == PA_OK && back_len == strlen(answer) && memcmp(back, answer, back_len) == 0;
+    if (e == PA_OK)
+        pa_secure_free(back, back_len);
+    CU_ASSERT(decrypted);
+    CU_ASSERT(same_plain);
+    CU_ASSERT(answered);
+    CU_ASSERT_EQUAL(e, PA_OK);
+    CU_ASSERT(same_answer);
+}
+
+static void test_sig_ecies(void)
+{
+    struct _pa3__GetEciesDecryptorRequest q;
+    struct _pa3__GetEciesDecryptorResponse r;
+    uint8_t eph[PA_EC_PUB_LEN];
+
+    ecies_third_party(0);
+    ecies_third_party(1);
+    /* an unknown application key: ERR0015 (5.9 step 1) */
+    CU_ASSERT_EQUAL_FATAL(pa_ec_pub_export(dev->master_pub, eph), PA_OK);
+    q.activationId = NULL;
+    q.applicationKey = "AAAAAAAAAAAAAAAAAAAAAA==";
+    q.ephemeralPublicKey = b64(eph, sizeof eph);
+    FAULT(GetEciesDecryptor, &q, &r, "ERR0015");
+    /* activation scope with an unknown activation: ERR0009 */
+    q.applicationKey = act_key;
+    q.activationId = (char *)NO_SUCH_ACTIVATION;
+    FAULT(GetEciesDecryptor, &q, &r, "ERR0009");
+}
+
+/* 8.9: an ECDSA signature by the device's private key. */
+static void test_sig_ecdsa(void)
+{
+    static const char msg[] = "sign me with KEY_DEVICE_PRIVATE";
+    struct _pa3__VerifyECDSASignatureRequest q;
+    struct _pa3__VerifyECDSASignatureResponse r;
+    uint8_t sig[PA_ECDSA_MAX];
+    size_t siglen = 0;
+
+    CU_ASSERT_EQUAL_FATAL(pa_ec_sign(dev->device_key, (const uint8_t *)msg, strlen(msg), sig,
+                                     &siglen), PA_OK);
+    q.activationId = (char *)cur_id;
+    q.data = b64text(msg);
+    q.signature = b64(sig, siglen);
+    CALL(VerifyECDSASignature, &q, &r);
+    BOOLEAN("VerifyECDSASignature", r.signatureValid, 1);
+    q.data = b64text("other data");
+    CALL(VerifyECDSASignature, &q, &r);
+    BOOLEAN("VerifyECDSASignature, other data", r.signatureValid, 0);
+    q.activationId = (char *)NO_SUCH_ACTIVATION;
+    q.data = b64text(msg);
+    CALL(VerifyECDSASignature, &q, &r);
+    BOOLEAN("VerifyECDSASignature, unknown activation", r.signatureValid, 0);
+    q.activationId = (char *)cur_id;
+    q.signature = b64text("not DER at all");
+    FAULT(VerifyECDSASignature, &q, &r, "ERR0022");
+}
+
+/* Faults through this client; none of them writes an audit row. */
+static void test_sig_faults(void)
+{
+    struct _pa3__VerifySignatureRequest q;
+    struct _pa3__VerifySignatureResponse r;
+    struct _pa3__VaultUnlockRequest vq;
+    struct _pa3__VaultUnlockResponse vr;
+    struct _pa3__ValidateTokenRequest tq;
+    struct _pa3__ValidateTokenResponse tr;
+    signed_req s = device_sign(PA_SIG_POSSESSION_KNOWLEDGE, 0);
+
+    memset(&q, 0, sizeof q);
+    q.activationId = (char *)cur_id;
+    q.applicationKey = act_key;
+    q.data = s.data;
+    q.signature = s.signature;
+    q.signatureType = TY(PK);
+    q.signatureVersion = "1.0";                     /* 8.5 */
+    FAULT(VerifySignature, &q, &r, "ERR0013");
+    q.signatureVersion = "3.10";
+    FAULT(VerifySignature, &q, &r, "ERR0013");
+
+    /* only POSSESSION_KNOWLEDGE unlocks the vault (11.2 step 1; biometry
+     * is off by default) */
+    vault_request(NULL, PA_SIG_KNOWLEDGE, &vq);
+    FAULT(VaultUnlock, &vq, &vr, "ERR0012");
+    vault_request(NULL, PA_SIG_POSSESSION_BIOMETRY, &vq);
+    FAULT(VaultUnlock, &vq, &vr, "ERR0012");
+
+    /* a timestamp 3 h old: ERR0030 before the token is looked up */
+    tq = token_request(NO_SUCH_ACTIVATION, now_ms() - 3 * 3600 * 1000LL, 0);
+    FAULT(ValidateToken, &tq, &tr, "ERR0030");
+
+    /* an unknown activation is no fault: REMOVED, nothing else (8.7 step 1) */
+    q.activationId = (char *)NO_SUCH_ACTIVATION;
+    q.signatureVersion = "3.1";
+    CALL(VerifySignature, &q, &r);
+    BOOLEAN("unknown activation signatureValid", r.signatureValid, 0);
+    STATUS("unknown activation", r.activationStatus, pa3__ActivationStatus__REMOVED);
+    CU_ASSERT_PTR_NULL(r.activationId);
+    CU_ASSERT_PTR_NULL(r.remainingAttempts);
+
+    check_audit();      /* nothing was written */
+}
+
+/* A 3.0 SDK: DECIMAL online signatures (8.5).  The same signature sent as
+ * 3.1 does not match (BASE64 expected), as 3.0 it does.  Then failures
+ * until the activation is blocked (MAX_FAILED_ATTEMPTS, 8.7), after which
+ * even a right signature is refused (activation_invalid_state). */
+static void test_sig_v30(void)
+{
+    struct _pa3__VerifySignatureResponse r;
+    expect_activation x;
+    signed_req s;
+    audit_row *row;
+
+    activate("3.0", "sig30", 0, user30, sizeof user30, id30, sizeof id30);
+    s = device_sign(PA_SIG_POSSESSION_KNOWLEDGE, 1);
+    SAME("signatureVersion", s.version, "3.0");
+    CU_ASSERT_EQUAL(strlen(s.signature), 17);
+    CU_ASSERT(s.signature[8] == '-' && strspn(s.signature, "0123456789") == 8);
+    r = verify(s.data, s.signature, PK, "3.1");
+    VERDICT("DECIMAL sent as 3.1", r, 0, PK, MAX_FAILED - 1, ACTIVE, NULL);
+    expect_row("signature_does_not_match", 0, PK, "3.1", s.data, act_secret, s.signature, ACTIVE);
+    r = verify(s.data, s.signature, PK, "3.0");
+    VERDICT("DECIMAL 3.0", r, 1, PK, MAX_FAILED, ACTIVE, NULL);
+    server_moved();
+    expect_row("signature_ok", 1, PK, "3.0", s.data, act_secret, s.signature, ACTIVE);
+
+    s = device_sign(PA_SIG_POSSESSION_KNOWLEDGE, 0);
+    for (int i = 1; i <= MAX_FAILED; i++) {
+        char *bad = flipped(s.signature, (size_t)i);
+        int blocked = i == MAX_FAILED;
+
+        r = verify(s.data, bad, PK, "3.0");
+        VERDICT("wrong 3.0", r, 0, PK, MAX_FAILED - i, blocked ? BLOCKED : ACTIVE,
+                blocked ? "MAX_FAILED_ATTEMPTS" : NULL);
+        row = expect_row("signature_does_not_match", 0, PK, "3.0", s.data, act_secret, bad,
+                         blocked ? BLOCKED : ACTIVE);
+        if (blocked)
+            add_info(row, "BLOCKED_REASON", "MAX_FAILED_ATTEMPTS");
+    }
+    /* blocked: the right signature is refused, only the status is said */
+    r = verify(s.data, s.signature, PK, "3.0");
+    BOOLEAN("blocked signatureValid", r.signatureValid, 0);
+    STATUS("blocked", r.activationStatus, BLOCKED);
+    expect_row("activation_invalid_state", 0, PK, "3.0", s.data, act_secret, s.signature, BLOCKED);
+    check_audit();
+
+    memset(&x, 0, sizeof x);
+    x.id = id30;
+    x.user = user30;
+    x.name = "signing phone";
+    x.platform = "unknown";
+    x.blocked = "MAX_FAILED_ATTEMPTS";
+    x.otp_mode = pa3__ActivationOtpValidation__NONE;
+    x.failed = MAX_FAILED;
+    x.max_failed = MAX_FAILED;
+    check_status(&x, BLOCKED, 0);
+    {
+        const history_row h[] = {
+            {BLOCKED, "MAX_FAILED_ATTEMPTS", NULL},
+            {ACTIVE, NULL, OPS},
+            {pa3__ActivationStatus__PENDING_USCORECOMMIT, NULL, NULL},
+            {pa3__ActivationStatus__CREATED, NULL, NULL},
+        };
+        check_history(id30, h, 4);
+    }
+}
+
+/* 8.7, "consequences worth testing": UpdateStatusForActivations makes the
+ * blocked activation ACTIVE again but keeps its failure count (and its
+ * blockedReason, DATABASE.md 3).  A valid possession-only signature is
+ * accepted without resetting the count; a failed one does not count, yet
+ * the blocking check runs and blocks it again. */
+static void test_sig_limit(void)
+{
+    struct _pa3__UpdateStatusForActivationsRequest uq;
+    struct _pa3__UpdateStatusForActivationsResponse ur;
+    struct _pa3__VerifySignatureResponse r;
+    struct _pa3__ValidateTokenRequest tq;
+    struct _pa3__ValidateTokenResponse tr;
+    struct _pa3__VaultUnlockRequest vq;
+    struct _pa3__VaultUnlockResponse vr;
+    enum pa3__ActivationStatus *active = soap_malloc(soap, sizeof *active);
+    expect_activation x;
+    signed_req s;
+    audit_row *row;
+    char *bad, *token;
+
+    CU_ASSERT_FATAL(cur_id == id30 && sig_nrows > 0);
+    *active = ACTIVE;
+    uq.__sizeactivationIds = 1;
+    uq.activationIds = soap_malloc(soap, sizeof(char *));
+    uq.activationIds[0] = id30;
+    uq.activationStatus = active;
+    CALL(UpdateStatusForActivations, &uq, &ur);
+    CU_ASSERT(is_true(ur.updated));
+
+    s = device_sign(PA_SIG_POSSESSION, 1);
+    r = verify(s.data, s.signature, PO, "3.0");
+    VERDICT("possession at the limit", r, 1, PO, MAX_FAILED, ACTIVE, NULL);
+    server_moved();
+    expect_row("signature_ok", 1, PO, "3.0", s.data, act_secret, s.signature, ACTIVE);
+    memset(&x, 0, sizeof x);
+    x.id = id30;
+    x.user = user30;
+    x.name = "signing phone";
+    x.platform = "unknown";
+    x.blocked = "MAX_FAILED_ATTEMPTS";
+    x.otp_mode = pa3__ActivationOtpValidation__NONE;
+    x.failed = MAX_FAILED;
+    x.max_failed = MAX_FAILED;
+    check_status(&x, ACTIVE, 0);
+    /* a token of the 3.0 SDK (ECIES without nonce) while ACTIVE */
+    token = create_token();
+    CU_ASSERT(validate("ValidateToken 3.0", token, now_ms(), 0));
+
+    s = device_sign(PA_SIG_POSSESSION, 0);
+    bad = flipped(s.signature, 2);
+    r = verify(s.data, bad, PO, "3.0");
+    VERDICT("possession failure at the limit", r, 0, PO, 0, BLOCKED, "MAX_FAILED_ATTEMPTS");
+    row = expect_row("signature_does_not_match", 0, PO, "3.0", s.data, act_secret, bad, BLOCKED);
+    add_info(row, "BLOCKED_REASON", "MAX_FAILED_ATTEMPTS");
+    check_audit();
+    check_status(&x, BLOCKED, 0);
+    {
+        const history_row h[] = {
+            {BLOCKED, "MAX_FAILED_ATTEMPTS", NULL},
+            {ACTIVE, NULL, NULL},
+            {BLOCKED, "MAX_FAILED_ATTEMPTS", NULL},
+            {ACTIVE, NULL, OPS},
+            {pa3__ActivationStatus__PENDING_USCORECOMMIT, NULL, NULL},
+            {pa3__ActivationStatus__CREATED, NULL, NULL},
+        };
+        check_history(id30, h, 6);
+    }
+    /* blocked: the token is refused with ERR0008 (10.3 step 3), the vault
+     * says signatureValid false only, without an audit row (11.2 step 2) */
+    tq = token_request(token, now_ms(), 0);
+    FAULT(ValidateToken, &tq, &tr, "ERR0008");
+    vault_request(NULL, PA_SIG_POSSESSION_KNOWLEDGE, &vq);
+    CALL(VaultUnlock, &vq, &vr);
+    BOOLEAN("VaultUnlock while blocked", vr.signatureValid, 0);
+    CU_ASSERT_PTR_NULL(vr.encryptedData);
+    CU_ASSERT_PTR_NULL(vr.mac);
+    check_audit();
+}
+
+
 /* ---- main ------------------------------------------------------------------- */
 
 typedef struct { const char *name; CU_TestFunc fn; } test_def;
@@ -1727,6 +2911,23 @@ int main(int argc, char **argv)
         {"activation faults", test_activation_faults},
         {NULL, NULL},
     };
+    static const test_def sig_tests[] = {
+        {"application and activation 3.1", test_sig_activate},
+        {"VerifySignature valid: possession_knowledge, possession", test_sig_valid},
+        {"replayed signatures are invalid", test_sig_replay},
+        {"lookahead: a signature at c+19", test_sig_lookahead},
+        {"wrong signatures: remainingAttempts decreasing", test_sig_wrong},
+        {"SignatureAudit newest first", test_sig_audit},
+        {"offline signatures (personalized, biometry, non-personalized)", test_sig_offline},
+        {"VaultUnlock: the device recovers its vault key", test_sig_vault},
+        {"CreateToken, ValidateToken, RemoveToken", test_sig_tokens},
+        {"GetEciesDecryptor for a third party", test_sig_ecies},
+        {"VerifyECDSASignature", test_sig_ecdsa},
+        {"signature faults", test_sig_faults},
+        {"3.0: DECIMAL once, then blocked by failures", test_sig_v30},
+        {"possession-only at the failure limit", test_sig_limit},
+        {NULL, NULL},
+    };
     unsigned run, failed, suites_failed;
 
     endpoint = argc > 1 ? argv[1] : getenv("PA_ITEST_ENDPOINT");
@@ -1744,7 +2945,8 @@ int main(int argc, char **argv)
         return 2;
     if (add_suite("system", system_tests) || add_suite("applications", app_tests)
         || add_suite("integrations", int_tests) || add_suite("callbacks", cb_tests)
-        || add_suite_with("activation", act_tests, act_suite_clean)) {
+        || add_suite_with("activation", act_tests, act_suite_clean)
+        || add_suite_with("signatures", sig_tests, act_suite_clean)) {
         CU_cleanup_registry();
         free_catalogue();
         return 2;
