@@ -13,6 +13,7 @@
 #include "service/delivery.h"
 #include "service/http.h"
 #include "service/keycache.h"
+#include "service/token.h"
 #include "service/retention.h"
 #include "service/sweep.h"
 #include "store/store.h"
@@ -178,6 +179,7 @@ out:
     pa_delivery_stop();
     pa_server_free(srv);
     pa_keycache_free();
+    pa_token_shutdown();
     pa_http_free();
     pa_log_close();
     pa_config_free(&cfg);

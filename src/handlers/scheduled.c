@@ -20,13 +20,6 @@
     }
 
 /* v3 */
-SCHEDULED(pa3, CreatePersonalizedOfflineSignaturePayload)
-SCHEDULED(pa3, CreateNonPersonalizedOfflineSignaturePayload)
-SCHEDULED(pa3, VerifyECDSASignature)
-SCHEDULED(pa3, CreateToken)
-SCHEDULED(pa3, ValidateToken)
-SCHEDULED(pa3, RemoveToken)
-SCHEDULED(pa3, GetEciesDecryptor)
 SCHEDULED(pa3, StartUpgrade)
 SCHEDULED(pa3, CommitUpgrade)
 SCHEDULED(pa3, CreateRecoveryCode)
