@@ -93,16 +93,13 @@ pa_err pa_act_server_private(const pa_act_env *env,
     return e == PA_OK ? PA_OK : PA_ERR_INVALID_KEY_FORMAT;
 }
 
-pa_err pa_act_derived_keys_with(const pa_act_env *env,
-                                const pa_store_activation *a,
-                                const pa_eckey *device, pa_derived_keys *out)
+/* ECDH of the stored key pair, remembered in the key cache. */
+static pa_err derive(const pa_act_env *env, const pa_store_activation *a,
+                     const pa_eckey *device, pa_derived_keys *out)
 {
     pa_eckey *priv = NULL;
     pa_err e;
 
-    memset(out, 0, sizeof *out);
-    if (pa_keycache_get(a->activation_id, out))
-        return PA_OK;
     if ((e = pa_act_server_private(env, a, &priv)) != PA_OK)
         return e;
     e = pa_keys_from_pair(priv, device, out);
@@ -110,6 +107,16 @@ pa_err pa_act_derived_keys_with(const pa_act_env *env,
     if (e == PA_OK)
         pa_keycache_put(a->activation_id, out);
     return e;
+}
+
+pa_err pa_act_derived_keys_with(const pa_act_env *env,
+                                const pa_store_activation *a,
+                                const pa_eckey *device, pa_derived_keys *out)
+{
+    memset(out, 0, sizeof *out);
+    if (pa_keycache_get(a->activation_id, out))
+        return PA_OK;
+    return derive(env, a, device, out);
 }
 
 pa_err pa_act_derived_keys(const pa_act_env *env, const pa_store_activation *a,
@@ -125,7 +132,7 @@ pa_err pa_act_derived_keys(const pa_act_env *env, const pa_store_activation *a,
         return PA_OK;
     if (pa_ec_pub_import_b64(a->device_public_key, &dev) != PA_OK)
         return PA_ERR_INVALID_KEY_FORMAT;
-    e = pa_act_derived_keys_with(env, a, dev, out);
+    e = derive(env, a, dev, out);
     pa_ec_free(dev);
     return e;
 }
