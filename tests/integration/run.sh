@@ -38,6 +38,18 @@
 #              delivery and during the sweep, restarts on the same file
 #              (own servers, crash-N.log)
 #   sweep      test_activation_stress.py: the expiry sweep (1 s, batch 7)
+#   sigconcurrency  test_signature_stress.py: VerifySignature racing on one
+#              activation (64 counter positions at once, one signature 16
+#              times, 16 threads to the lock-out) and on many; the audit
+#              trail replays the lookahead rule exactly, no answer is a fault
+#   sigcrash   test_signature_stress.py: kill -9 during a verification load,
+#              restart on the same file: every true answer is on disk, the
+#              phones sign on (own servers, sigcrash-N.log)
+#   signatures test_signatures.py: online and offline signatures, ECDSA,
+#              vault unlock, tokens, GetEciesDecryptor, SignatureAudit through
+#              zeep and padevice, the database file read after every step
+#   signatures-enc  the same with PASERVER_MASTER_DB_ENCRYPTION_KEY set, and
+#              ValidateToken's replay protection and future limit turned off
 #   valgrind   test_negative.py against a server running under valgrind;
 #              errors or definite/indirect leaks fail
 # Every server must exit 0 within a few seconds of SIGTERM (each stop is a
@@ -53,7 +65,7 @@ builddir=$(dirname "$PASERVER")
 tests=$PA_SRCDIR/tests/integration
 CLIENT=${PA_ITEST_CLIENT:-$builddir/tests/integration/test_soap_client}
 PY=${PA_ITEST_PYTHON:-/usr/bin/python3}
-ONLY=${PA_ITEST_ONLY:-c zeep captures negative deadline restrict persist activation activation-enc concurrency callbacks crash sweep valgrind}
+ONLY=${PA_ITEST_ONLY:-c zeep captures negative deadline restrict persist activation activation-enc concurrency callbacks crash sweep sigconcurrency sigcrash signatures signatures-enc valgrind}
 CONTEXT=/powerauth-java-server
 # Small limits so the negative suite can cross them cheaply.
 MAX_BODY=65536
@@ -410,6 +422,59 @@ if wanted sweep; then
         stress_suite sweep "$tmp/sweep.db"
         stop_server sweep
         check_log sweep "$cb_body" '\"activationId\"'
+    fi
+fi
+
+# --- sigconcurrency, sigcrash: test_signature_stress.py ------------------------------
+# sigcrash starts and kills its own servers (PASERVER, logs in $tmp).
+sig_suite() {   # sig_suite PHASE DBFILE
+    run_suite "$1" env PA_ITEST_DB="$2" PA_ITEST_LOGDIR="$tmp" PASERVER="$PASERVER" \
+        PADEVICE="${PADEVICE:-$builddir/tools/padevice/padevice}" PA_ITEST_LOOKAHEAD=20 \
+        "$PY" test_signature_stress.py "$1"
+}
+if wanted sigconcurrency; then
+    if start_server sigconcurrency "$tmp/sigconcurrency.db" \
+        PASERVER_SIGNATURE_VALIDATION_LOOKAHEAD=20 PASERVER_SIGNATURE_MAX_FAILED_ATTEMPTS=5; then
+        sig_suite sigconcurrency "$tmp/sigconcurrency.db"
+        stop_server sigconcurrency
+        check_log sigconcurrency
+    fi
+fi
+if wanted sigcrash; then
+    sig_suite sigcrash "$tmp/sigcrash.db"
+    for log in "$tmp"/sigcrash-[0-9]*.log; do
+        [ -f "$log" ] || continue
+        if grep -q "paserver stopped" "$log"; then
+            check_log "sigcrash ($(basename "$log"))"
+        elif grep -q -e " ERROR " -e "Envelope" "$log"; then
+            fail "sigcrash ($(basename "$log"), killed): ERROR lines or XML"
+        fi
+    done
+fi
+
+# --- signatures, signatures-enc: test_signatures.py ------------------------------------
+signatures_suite() {   # signatures_suite NAME DBFILE [KEY [VAR=value ...]]
+    local name=$1 db=$2 key=${3:-}
+    shift 3 2>/dev/null || shift $#
+    run_suite "$name" env PA_ITEST_DB="$db" PA_ITEST_ENC_KEY="$key" "$@" \
+        PADEVICE="${PADEVICE:-$builddir/tools/padevice/padevice}" "$PY" test_signatures.py
+}
+if wanted signatures; then
+    if start_server signatures "$tmp/signatures.db" PASERVER_EXPIRY_SWEEP_INTERVAL_MS=0; then
+        signatures_suite signatures "$tmp/signatures.db"
+        stop_server signatures
+        check_log signatures
+    fi
+fi
+if wanted signatures-enc; then
+    enc_key=$(head -c 16 /dev/urandom | base64)
+    if start_server signatures-enc "$tmp/signatures-enc.db" PASERVER_EXPIRY_SWEEP_INTERVAL_MS=0 \
+        PASERVER_MASTER_DB_ENCRYPTION_KEY="$enc_key" \
+        PASERVER_TOKEN_REPLAY_PROTECTION=false PASERVER_TOKEN_MAX_FUTURE_MS=0; then
+        signatures_suite signatures-enc "$tmp/signatures-enc.db" "$enc_key" \
+            PA_ITEST_TOKEN_REPLAY=0 PA_ITEST_TOKEN_MAX_FUTURE_MS=0
+        stop_server signatures-enc
+        check_log signatures-enc "$enc_key"
     fi
 fi
 
