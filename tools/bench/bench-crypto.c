@@ -76,6 +76,8 @@ static struct {
     size_t sig_der_len;
     char data[256];                     /* online signature DATA */
     char signature[PA_SIG_MAX];         /* matches at the 20th position */
+    char signature1[PA_SIG_MAX];        /* matches at the first position */
+    pa_sig_keys sig_keys;               /* derived keys, as the key cache has them */
     uint8_t ctr_data[16];
     pa_ecies_cryptogram req;
     char app_secret[32];
@@ -134,12 +136,19 @@ static void setup(void)
     memcpy(sk.knowledge, keys.knowledge, 16);
     memcpy(sk.biometry, keys.biometry, 16);
     pa_random(fx.ctr_data, 16);
-    memcpy(ctr, fx.ctr_data, 16);
-    for (int i = 0; i < 19; i++)
-        pa_sig_ctr_next(ctr, ctr);
     snprintf(fx.data, sizeof fx.data,
              "POST&L3BhL3NpZ25hdHVyZS92YWxpZGF0ZQ==&kYjzVBB8Y0ZFabxSWbWovQ==&"
              "eyJoZWxsbyI6IndvcmxkIn0=&5to+u5pcUeAl7GPu7fNmug==");
+    /* ... and one at the counter itself (the first try), as a device in
+     * step with the server sends it */
+    if (pa_sig_compute(&sk, PA_SIG_POSSESSION_KNOWLEDGE, fx.ctr_data,
+                       (const uint8_t *)fx.data, strlen(fx.data),
+                       PA_SIG_FORMAT_BASE64, fx.signature1) != PA_OK)
+        die("sig compute");
+    fx.sig_keys = sk;
+    memcpy(ctr, fx.ctr_data, 16);
+    for (int i = 0; i < 19; i++)
+        pa_sig_ctr_next(ctr, ctr);
     if (pa_sig_compute(&sk, PA_SIG_POSSESSION_KNOWLEDGE, ctr,
                        (const uint8_t *)fx.data, strlen(fx.data),
                        PA_SIG_FORMAT_BASE64, fx.signature) != PA_OK)
@@ -322,6 +331,48 @@ static void op_online_verify(void *a)
     pa_ec_free(pub);
 }
 
+/* The same with the match at the first position: what VerifySignature
+ * does for a device whose counter is in step with the server's. */
+static void op_online_verify_first(void *a)
+{
+    pa_eckey *priv = NULL, *pub = NULL;
+    pa_derived_keys keys;
+    pa_sig_keys sk;
+    pa_sig_type t = PA_SIG_POSSESSION_KNOWLEDGE;
+    pa_sig_result r;
+
+    (void)a;
+    if (pa_ec_priv_import_b64(fx.server_priv_b64, &priv) != PA_OK
+        || pa_ec_pub_import_b64(fx.device_pub_b64, &pub) != PA_OK
+        || pa_keys_from_pair(priv, pub, &keys) != PA_OK)
+        die("online keys");
+    memcpy(sk.possession, keys.possession, 16);
+    memcpy(sk.knowledge, keys.knowledge, 16);
+    memcpy(sk.biometry, keys.biometry, 16);
+    if (pa_sig_verify(&sk, &t, 1, PA_SIG_FORMAT_BASE64, 1, 100, fx.ctr_data, 20,
+                      (const uint8_t *)fx.data, strlen(fx.data), fx.signature1,
+                      &r) != PA_OK || !r.valid || r.matched_pos != 100)
+        die("online verify, first position");
+    pa_keys_wipe(&keys);
+    pa_ec_free(priv);
+    pa_ec_free(pub);
+}
+
+/* First position with the derived keys at hand (a hit in paserver's
+ * signature key cache): no key parsing, no ECDH, no key derivation. */
+static void op_online_verify_cached(void *a)
+{
+    pa_sig_type t = PA_SIG_POSSESSION_KNOWLEDGE;
+    pa_sig_result r;
+
+    (void)a;
+    if (pa_sig_verify(&fx.sig_keys, &t, 1, PA_SIG_FORMAT_BASE64, 1, 100,
+                      fx.ctr_data, 20, (const uint8_t *)fx.data,
+                      strlen(fx.data), fx.signature1, &r) != PA_OK
+        || !r.valid || r.matched_pos != 100)
+        die("online verify, cached keys");
+}
+
 /* PrepareActivation's crypto: master key from the store, decrypt the
  * layer-2 request, encrypt a response of the usual size. */
 static void op_ecies(void *a)
@@ -354,7 +405,7 @@ static void op_ecies(void *a)
 int main(int argc, char **argv)
 {
     double ecdh, ecdsa, hmac, sha, aes, ipub, ipriv;
-    double t_ecdh, t_ms, t_verify, t_online, t_ecies, sum;
+    double t_ecdh, t_ms, t_verify, t_online, t_online1, t_cached, t_ecies, sum;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
@@ -386,6 +437,8 @@ int main(int argc, char **argv)
     t_ms = time_op(op_master_secret_from_store, NULL);
     t_verify = time_op(op_ecdsa_verify, NULL);
     t_online = time_op(op_online_verify, NULL);
+    t_online1 = time_op(op_online_verify_first, NULL);
+    t_cached = time_op(op_online_verify_cached, NULL);
     t_ecies = time_op(op_ecies, NULL);
 
     printf("\npaserver operations (from stored Base64 keys where the server has them):\n");
@@ -399,6 +452,11 @@ int main(int argc, char **argv)
      * (2 key HMACs + 3 folding/component HMACs + NEXT) */
     sum = ipriv + ipub + ecdh + 5 * aes + 20 * (5 * hmac + sha);
     ROW("online verify, lookahead 20, 20th pos", t_online, sum);
+    /* the same with one position */
+    sum = ipriv + ipub + ecdh + 5 * aes + (5 * hmac + sha);
+    ROW("online verify, lookahead 20, 1st pos", t_online1, sum);
+    sum = 5 * hmac + sha;
+    ROW("online verify 1st pos, keys cached", t_cached, sum);
     /* key parsing + ECDH + X9.63 (2 SHA) + SH2 (SHA) + MAC check + IV KDF
      * + response MAC (3 HMAC) + 2 AES-CBC */
     sum = ipriv + ipub + ecdh + 3 * sha + 3 * hmac + 2 * aes;
