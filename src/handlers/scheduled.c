@@ -20,8 +20,6 @@
     }
 
 /* v3 */
-SCHEDULED(pa3, StartUpgrade)
-SCHEDULED(pa3, CommitUpgrade)
 SCHEDULED(pa3, CreateRecoveryCode)
 SCHEDULED(pa3, ConfirmRecoveryCode)
 SCHEDULED(pa3, LookupRecoveryCodes)
@@ -31,9 +29,3 @@ SCHEDULED(pa3, GetRecoveryConfig)
 SCHEDULED(pa3, UpdateRecoveryConfig)
 
 /* v2 */
-SCHEDULED(pa2, PrepareActivation)
-SCHEDULED(pa2, CreateActivation)
-SCHEDULED(pa2, VaultUnlock)
-SCHEDULED(pa2, GetNonPersonalizedEncryptionKey)
-SCHEDULED(pa2, GetPersonalizedEncryptionKey)
-SCHEDULED(pa2, CreateToken)

@@ -82,6 +82,22 @@ pa_err pa_act_init_check(const pa_act_init_req *req);
  * empty OTP).  ~100 ms of CPU: callers run every cheaper check first. */
 pa_err pa_act_otp_hash(const char *otp, char **otp_hash);
 
+/* The application version of a request's applicationKey: missing or not
+ * supported gives `missing` (ERR0007 in Prepare, ERR0015 in Create).
+ * *v: pa_store_version_free (also after a failure). */
+pa_err pa_act_app_version(pa_store *s, const char *op, const char *key,
+                          pa_err missing, pa_store_version *v);
+
+/* The key exchange's columns of the row (6.3 step 10, 14.1 step 8): takes
+ * device_key, platform and ctr_data (malloc'ed, may be NULL except
+ * device_key; ownership passes to *a even on failure), copies the other
+ * strings, sets version and status.  PA_ERR_UNKNOWN_ERROR when out of
+ * memory. */
+pa_err pa_act_keyx_fields(pa_store_activation *a, char *device_key,
+                          const char *name, const char *extras,
+                          char *platform, const char *device_info,
+                          char *ctr_data, int version, int status);
+
 /* ---- ECIES on the SOAP wire (CRYPTO.md 5.4, 5.5, 5.11) ------------------- */
 
 #include "crypto/ecies.h"

@@ -256,6 +256,32 @@ static char *platform_of(const char *p)
     return out;
 }
 
+pa_err pa_act_keyx_fields(pa_store_activation *a, char *device_key,
+                          const char *name, const char *extras,
+                          char *platform, const char *device_info,
+                          char *ctr_data, int version, int status)
+{
+    free(a->device_public_key);
+    free(a->activation_name);
+    free(a->extras);
+    free(a->platform);
+    free(a->device_info);
+    if (a->ctr_data)
+        pa_secure_free(a->ctr_data, strlen(a->ctr_data));
+    a->device_public_key = device_key;
+    a->activation_name = dup_or_null(name);
+    a->extras = dup_or_null(extras);
+    a->platform = platform;
+    a->device_info = dup_or_null(device_info);
+    a->ctr_data = ctr_data;
+    a->version = version;
+    a->status = status;
+    if (!device_key || (name && !a->activation_name)
+        || (extras && !a->extras) || (device_info && !a->device_info))
+        return PA_ERR_UNKNOWN_ERROR;
+    return PA_OK;
+}
+
 /* Writes the device's data into the row: key, names, fresh ctrData,
  * version 3 and the new status. */
 static pa_err keyx_apply(pa_store_activation *a, const layer2 *l,
@@ -263,6 +289,7 @@ static pa_err keyx_apply(pa_store_activation *a, const layer2 *l,
 {
     uint8_t ctr[16];
     char ctr_b64[PA_B64_ENCLEN(16) + 1];
+    char *platform, *ctr_data;
     pa_err e = pa_random(ctr, sizeof ctr);
 
     if (e != PA_OK) {
@@ -271,24 +298,14 @@ static pa_err keyx_apply(pa_store_activation *a, const layer2 *l,
     }
     pa_b64_encode(ctr, sizeof ctr, ctr_b64);
     OPENSSL_cleanse(ctr, sizeof ctr);
-    free(a->device_public_key);
-    free(a->activation_name);
-    free(a->extras);
-    free(a->platform);
-    free(a->device_info);
-    free(a->ctr_data);
-    a->device_public_key = device_key;
-    a->activation_name = dup_or_null(l->activation_name);
-    a->extras = dup_or_null(l->extras);
-    a->platform = platform_of(l->platform);
-    a->device_info = dup_or_null(l->device_info);
-    a->ctr_data = strdup(ctr_b64);
+    platform = platform_of(l->platform);
+    ctr_data = strdup(ctr_b64);
     OPENSSL_cleanse(ctr_b64, sizeof ctr_b64);
-    a->version = 3;
-    a->status = status;
-    if (!a->platform || !a->ctr_data)
-        return PA_ERR_UNKNOWN_ERROR;
-    return PA_OK;
+    e = pa_act_keyx_fields(a, device_key, l->activation_name, l->extras,
+                           platform, l->device_info, ctr_data, 3, status);
+    if (e == PA_OK && (!a->platform || !a->ctr_data))
+        e = PA_ERR_UNKNOWN_ERROR;
+    return e;
 }
 
 /* The encrypted layer-2 answer (6.3 step 12).  recovery: the
@@ -324,9 +341,7 @@ static pa_err keyx_answer(const pa_store_activation *a, json_t *recovery,
     return e;
 }
 
-/* The application version of a request's applicationKey: missing or not
- * supported gives `missing` (ERR0007 in Prepare, ERR0015 in Create). */
-static pa_err app_version(pa_store *s, const char *op, const char *key,
+pa_err pa_act_app_version(pa_store *s, const char *op, const char *key,
                           pa_err missing, pa_store_version *v)
 {
     int found = 0;
@@ -440,7 +455,7 @@ pa_err pa_activation_prepare(const pa_act_env *env,
     memset(&ctx, 0, sizeof ctx);
     if (!req->activation_code || !req->application_key)
         return PA_ERR_INVALID_REQUEST;
-    if ((e = app_version(env->store, OP_PREPARE, req->application_key,
+    if ((e = pa_act_app_version(env->store, OP_PREPARE, req->application_key,
                          PA_ERR_ACTIVATION_EXPIRED, &v)) != PA_OK
         || (e = pa_act_master_private(env->store, OP_PREPARE, v.application_id,
                                       &master, &keypair_id)) != PA_OK
@@ -542,7 +557,7 @@ pa_err pa_activation_create(const pa_act_env *env,
     memset(&ctx, 0, sizeof ctx);
     if (!req->application_key)
         return PA_ERR_INVALID_REQUEST;
-    if ((e = app_version(env->store, OP_CREATE, req->application_key,
+    if ((e = pa_act_app_version(env->store, OP_CREATE, req->application_key,
                          PA_ERR_INVALID_APPLICATION, &v)) != PA_OK)
         goto out;
     init = (pa_act_init_req){

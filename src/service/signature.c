@@ -297,6 +297,24 @@ static pa_err verify_active(pa_store *s, verify_unit *u, pa_store_activation *a,
     return e;
 }
 
+/* v2 VaultUnlock (CRYPTO.md 14.4, DATABASE.md 5.6): the counter moves on
+ * once more, valid or not; no history row, no callback. */
+static pa_err vault_bump(pa_store *s, pa_store_activation *a, pa_sig_res *res)
+{
+    int found = 0;
+    pa_err e;
+
+    res->vault_counter = a->counter;
+    if (!res->valid)
+        res->remaining_attempts = a->max_failed_attempts - a->failed_attempts;
+    a->counter++;
+    e = pa_store_activation_update(s, a, &found);
+    if (e == PA_OK && !found)
+        e = PA_ERR_ACTIVATION_NOT_FOUND;
+    res->bumped = e == PA_OK;
+    return e;
+}
+
 static pa_err verify_tx(const pa_act_env *env, void *arg, int *keep,
                         int *queued)
 {
@@ -343,6 +361,8 @@ static pa_err verify_tx(const pa_act_env *env, void *arg, int *keep,
                           (unsigned)env->cfg->signature_validation_lookahead,
                           queued);
     }
+    if (e == PA_OK && u->req->v2_vault_bump && a.status == PA_STATUS_ACTIVE)
+        e = vault_bump(env->store, &a, res);
 out:
     pa_store_activation_free(&a);
     return e;

@@ -37,6 +37,10 @@ typedef struct pa_sig_req {
     int forced_version;           /* 3: upgrade commit (8.8); else 0 */
     int allow_biometry;           /* offline: BIOMETRY_ALLOWED in the audit */
     const char *vault_reason;     /* VaultUnlock: VAULT_UNLOCKED_REASON */
+    int v2_vault_bump;            /* v2 VaultUnlock (CRYPTO.md 14.4): after
+                                     the signature step, when the row is
+                                     ACTIVE, counter += 1 in the same unit
+                                     (no history row) */
 } pa_sig_req;
 
 typedef struct pa_sig_res {
@@ -51,6 +55,10 @@ typedef struct pa_sig_res {
     int64_t application_id;
     pa_sig_type type;             /* matched, or the requested one */
     int64_t remaining_attempts;
+    /* v2_vault_bump only: */
+    int bumped;                   /* the row was ACTIVE and was bumped */
+    int64_t vault_counter;        /* the counter after the signature step,
+                                     before the bump (the vault key's c) */
 } pa_sig_res;
 
 /* VERIFY with every state change of 8.7 (online) or 9.3 (offline).

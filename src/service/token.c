@@ -142,6 +142,21 @@ static pa_err create_attempt(const pa_act_env *env, const char *activation_id,
     return e;
 }
 
+pa_err pa_token_issue(const pa_act_env *env, const char *activation_id,
+                      const char *type_name, const pa_ecies_ctx *ctx,
+                      pa_token_create_res *res)
+{
+    pa_err e = PA_ERR_UNABLE_TO_GENERATE_TOKEN;
+    int i;
+
+    memset(res, 0, sizeof *res);
+    /* Steps 4-7, retried on an id collision (4.1, DATABASE.md 5.9). */
+    for (i = 0; i < env->cfg->generate_token_id_iterations
+                && e == PA_ERR_UNABLE_TO_GENERATE_TOKEN; i++)
+        e = create_attempt(env, activation_id, type_name, ctx, res);
+    return e;
+}
+
 pa_err pa_token_create(const pa_act_env *env, const pa_token_create_req *req,
                        pa_token_create_res *res)
 {
@@ -152,7 +167,7 @@ pa_err pa_token_create(const pa_act_env *env, const pa_token_create_req *req,
     pa_sig_type type;
     uint8_t sh2[32], *plain = NULL;
     size_t n = 0;
-    int found = 0, i;
+    int found = 0;
     pa_err e;
 
     memset(res, 0, sizeof *res);
@@ -193,12 +208,7 @@ pa_err pa_token_create(const pa_act_env *env, const pa_token_create_req *req,
         e = PA_ERR_INVALID_INPUT_FORMAT;
         goto out;
     }
-    /* Steps 4-7, retried on an id collision (4.1, DATABASE.md 5.9). */
-    e = PA_ERR_UNABLE_TO_GENERATE_TOKEN;
-    for (i = 0; i < env->cfg->generate_token_id_iterations
-                && e == PA_ERR_UNABLE_TO_GENERATE_TOKEN; i++)
-        e = create_attempt(env, a.activation_id, pa_sig_type_name(type), &ctx,
-                           res);
+    e = pa_token_issue(env, a.activation_id, pa_sig_type_name(type), &ctx, res);
 out:
     if (plain)
         pa_secure_free(plain, n);

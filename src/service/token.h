@@ -54,6 +54,17 @@ pa_err pa_token_create(const pa_act_env *env, const pa_token_create_req *req,
                        pa_token_create_res *res);
 void pa_token_create_res_free(pa_token_create_res *r);
 
+#include "crypto/ecies.h"
+
+/* CreateToken steps 4-7 once the envelope is open (also v2 CreateToken,
+ * CRYPTO.md 14.6): a new id and secret, the answer encrypted with ctx, the
+ * row inserted while the activation is still ACTIVE (ERR0008), retried on
+ * an id collision up to generate_token_id_iterations (ERR0019).
+ * type_name: the SOAP enum name stored with the token. */
+pa_err pa_token_issue(const pa_act_env *env, const char *activation_id,
+                      const char *type_name, const pa_ecies_ctx *ctx,
+                      pa_token_create_res *res);
+
 /* ---- ValidateToken (10.2, 10.3) ------------------------------------------------ */
 
 typedef struct pa_token_validate_req {

@@ -386,6 +386,53 @@ pa_err pa_store_activation_find_by_code(pa_store *s, int64_t application_id,
     return e;
 }
 
+static const char SQL_ACTIVATION_FIND_BY_SHORT_ID[] =
+    ACTIVATION_SELECT " WHERE a.application_id = ?1"
+    " AND a.activation_code >= ?2 AND a.activation_code < ?3"
+    " AND a.activation_status = ?4 AND a.timestamp_activation_expire > ?5"
+    " LIMIT 1";
+
+pa_err pa_store_activation_find_by_short_id(pa_store *s, int64_t application_id,
+                                            const char *short_id,
+                                            int64_t now_ms,
+                                            pa_store_activation *out,
+                                            int *found)
+{
+    char lo[CODE_PREFIX_LEN + 1], hi[CODE_PREFIX_LEN + 1];
+    sqlite3_stmt *st;
+    size_t i;
+    pa_err e;
+
+    if (!s || !short_id || !out || !found)
+        return pa_sq_misuse("activation_find_by_short_id");
+    memset(out, 0, sizeof *out);
+    *found = 0;
+    /* A range on the indexed column, never LIKE: [prefix, successor). */
+    if (strlen(short_id) != CODE_PREFIX_LEN)
+        return PA_OK;
+    for (i = 0; i < CODE_PREFIX_LEN; i++)
+        if ((unsigned char)short_id[i] < 0x20 || (unsigned char)short_id[i] >= 0x7f)
+            return PA_OK;
+    memcpy(lo, short_id, sizeof lo);
+    memcpy(hi, short_id, sizeof hi);
+    hi[CODE_PREFIX_LEN - 1] = (char)(hi[CODE_PREFIX_LEN - 1] + 1);
+    e = pa_sq_stmt(s, PA_SQ_ACTIVATION_FIND_BY_SHORT_ID,
+                   SQL_ACTIVATION_FIND_BY_SHORT_ID, &st);
+    if (e != PA_OK)
+        return e;
+    if ((e = pa_sq_bind_int64(s, st, 1, application_id)) == PA_OK &&
+        (e = pa_sq_bind_text(s, st, 2, lo)) == PA_OK &&
+        (e = pa_sq_bind_text(s, st, 3, hi)) == PA_OK &&
+        (e = pa_sq_bind_int64(s, st, 4, PA_STATUS_CREATED)) == PA_OK &&
+        (e = pa_sq_bind_int64(s, st, 5, now_ms)) == PA_OK)
+        e = pa_sq_fetch_one(s, st, read_activation, out, found,
+                            "activation_find_by_short_id");
+    pa_sq_done(st);
+    if (e != PA_OK || !*found)
+        pa_store_activation_free(out);
+    return e;
+}
+
 /* ---- lists ------------------------------------------------------------------------------ */
 
 static const char SQL_ACTIVATION_LIST_USER[] =

@@ -282,6 +282,11 @@ static const char SQL_KEYPAIR_LATEST[] =
     " WHERE application_id = ?1"
     " ORDER BY timestamp_created DESC, id DESC LIMIT 1";
 
+static const char SQL_KEYPAIR_GET[] =
+    "SELECT id, application_id, name, master_key_private_base64,"
+    " master_key_public_base64, timestamp_created FROM pa_master_keypair"
+    " WHERE id = ?1";
+
 void pa_store_master_keypair_free(pa_store_master_keypair *k)
 {
     if (!k)
@@ -344,6 +349,26 @@ pa_err pa_store_master_keypair_latest(pa_store *s, int64_t application_id,
         return e;
     if ((e = pa_sq_bind_int64(s, st, 1, application_id)) == PA_OK)
         e = pa_sq_fetch_one(s, st, read_keypair, out, found, "master_keypair_latest");
+    pa_sq_done(st);
+    if (e != PA_OK || !*found)
+        pa_store_master_keypair_free(out);
+    return e;
+}
+
+pa_err pa_store_master_keypair_get(pa_store *s, int64_t id,
+                                   pa_store_master_keypair *out, int *found)
+{
+    sqlite3_stmt *st;
+    pa_err e;
+
+    if (!s || !out || !found)
+        return pa_sq_misuse("master_keypair_get");
+    memset(out, 0, sizeof *out);
+    *found = 0;
+    if ((e = pa_sq_stmt(s, PA_SQ_KEYPAIR_GET, SQL_KEYPAIR_GET, &st)) != PA_OK)
+        return e;
+    if ((e = pa_sq_bind_int64(s, st, 1, id)) == PA_OK)
+        e = pa_sq_fetch_one(s, st, read_keypair, out, found, "master_keypair_get");
     pa_sq_done(st);
     if (e != PA_OK || !*found)
         pa_store_master_keypair_free(out);

@@ -73,6 +73,8 @@ typedef enum pa_sq_slot {
     PA_SQ_TOKEN_EXISTS,
     PA_SQ_TOKEN_GET,
     PA_SQ_TOKEN_REMOVE,
+    PA_SQ_ACTIVATION_FIND_BY_SHORT_ID,
+    PA_SQ_KEYPAIR_GET,
     PA_SQ__COUNT
 } pa_sq_slot;
 

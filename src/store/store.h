@@ -210,6 +210,9 @@ pa_err pa_store_master_keypair_create(pa_store *s, int64_t application_id,
 /* The application's pair with the greatest created_ms (ties: greatest id). */
 pa_err pa_store_master_keypair_latest(pa_store *s, int64_t application_id,
                                       pa_store_master_keypair *out, int *found);
+/* The pair with this id (the one an activation links to). */
+pa_err pa_store_master_keypair_get(pa_store *s, int64_t id,
+                                   pa_store_master_keypair *out, int *found);
 void pa_store_master_keypair_free(pa_store_master_keypair *k);
 
 /* ---- integrations ------------------------------------------------------------ */
@@ -365,6 +368,16 @@ pa_err pa_store_activation_get(pa_store *s, const char *activation_id,
 pa_err pa_store_activation_find_by_code(pa_store *s, int64_t application_id,
                                         const char *code, int64_t now_ms,
                                         pa_store_activation *out, int *found);
+
+/* Protocol 2 (CRYPTO.md 14.1 step 2): the activation of the application in
+ * status CREATED with expire_ms > now_ms whose code starts with the 11
+ * characters of short_id (compared as text, never as a pattern; the
+ * caller checks the XXXXX-XXXXX form first).  At most one. */
+pa_err pa_store_activation_find_by_short_id(pa_store *s, int64_t application_id,
+                                            const char *short_id,
+                                            int64_t now_ms,
+                                            pa_store_activation *out,
+                                            int *found);
 
 /* Writes every mutable column of the row a->activation_id from *a:
  * activation_name, status, activation_otp, otp_validation, blocked_reason,
