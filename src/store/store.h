@@ -570,4 +570,126 @@ pa_err pa_store_audit_purge(pa_store *s, int64_t before_ms, int limit,
 pa_err pa_store_history_purge(pa_store *s, int64_t before_ms, int limit,
                               int *deleted);
 
+/* ---- recovery codes and PUKs (DATABASE.md 2, 3, 4, 5.8, 5.9) ------------------ */
+
+enum {                                /* pa_recovery_code.status */
+    PA_RC_CREATED = 1,
+    PA_RC_ACTIVE = 2,
+    PA_RC_BLOCKED = 3,
+    PA_RC_REVOKED = 4
+};
+enum {                                /* pa_recovery_puk.status */
+    PA_PUK_VALID = 1,
+    PA_PUK_USED = 2,
+    PA_PUK_INVALID = 3
+};
+
+typedef struct pa_store_recovery_puk {
+    int64_t id;
+    int64_t recovery_code_id;
+    char *puk;                    /* column as stored (Argon2 MCF, plain or
+                                     record-encrypted); wiped by _free */
+    int puk_encryption;           /* 0 plain, 1 AES_HMAC */
+    int64_t puk_index;            /* 1..N */
+    int status;                   /* PA_PUK_* */
+    int64_t last_change_ms;
+    int has_last_change;
+} pa_store_recovery_puk;
+
+typedef struct pa_store_recovery_code {
+    int64_t id;
+    char *recovery_code;          /* 23 characters, in clear */
+    int64_t application_id;
+    char *user_id;
+    char *activation_id;          /* NULL: postcard code */
+    int status;                   /* PA_RC_* */
+    int64_t failed_attempts;
+    int64_t max_failed_attempts;
+    int64_t created_ms;
+    int64_t last_change_ms;
+    int has_last_change;
+    /* Its PUKs in puk_index order: read by the get/find/lookup functions,
+     * written by pa_store_recovery_code_insert. */
+    pa_store_recovery_puk *puks;
+    size_t puk_count;
+} pa_store_recovery_code;
+
+typedef struct pa_store_recovery_code_array {
+    pa_store_recovery_code *items;
+    size_t count;
+} pa_store_recovery_code_array;
+
+/* Inserts the code and every PUK in c->puks (their id/recovery_code_id
+ * ignored) with one id; *id receives the code's id. */
+pa_err pa_store_recovery_code_insert(pa_store *s, const pa_store_recovery_code *c,
+                                     int64_t *id);
+/* *exists = 1 when the application has this code in any status (5.9). */
+pa_err pa_store_recovery_code_exists(pa_store *s, int64_t application_id,
+                                     const char *code, int *exists);
+/* By id, with PUKs. */
+pa_err pa_store_recovery_code_get(pa_store *s, int64_t id,
+                                  pa_store_recovery_code *out, int *found);
+/* By application and exact code, with PUKs (the newest when the code
+ * occurs more than once, which 5.9 prevents). */
+pa_err pa_store_recovery_code_find(pa_store *s, int64_t application_id,
+                                   const char *code,
+                                   pa_store_recovery_code *out, int *found);
+
+/* LookupRecoveryCodes (5.8): codes matching every given filter (user_id
+ * NULL = any user; has_application_id 0 = any application; activation_id
+ * NULL = any), newest first (timestamp_created, then id, descending), each
+ * with all its PUKs.  The service picks which filters to pass and applies
+ * the status filters. */
+typedef struct pa_store_recovery_query {
+    const char *user_id;
+    int has_application_id;
+    int64_t application_id;
+    const char *activation_id;
+} pa_store_recovery_query;
+pa_err pa_store_recovery_code_lookup(pa_store *s,
+                                     const pa_store_recovery_query *q,
+                                     pa_store_recovery_code_array *out);
+
+/* Codes bound to an activation (any status), with PUKs, by id. */
+pa_err pa_store_recovery_codes_of_activation(pa_store *s,
+                                             const char *activation_id,
+                                             pa_store_recovery_code_array *out);
+
+/* Postcard codes (activation_id NULL) of the user in the application in
+ * CREATED or ACTIVE. */
+pa_err pa_store_recovery_postcard_live_count(pa_store *s, int64_t application_id,
+                                             const char *user_id,
+                                             int64_t *count);
+
+/* Writes status, failed_attempts and last_change of the code row. */
+pa_err pa_store_recovery_code_update(pa_store *s,
+                                     const pa_store_recovery_code *c,
+                                     int *found);
+/* Writes status and last_change of the PUK row p->id. */
+pa_err pa_store_recovery_puk_update(pa_store *s, const pa_store_recovery_puk *p,
+                                    int *found);
+
+void pa_store_recovery_code_free(pa_store_recovery_code *c);
+void pa_store_recovery_code_array_free(pa_store_recovery_code_array *arr);
+
+/* ---- recovery configuration (DATABASE.md 2, 5.8) ----------------------------- */
+
+typedef struct pa_store_recovery_config {
+    int64_t id;
+    int64_t application_id;
+    int activation_recovery_enabled;
+    int recovery_postcard_enabled;
+    int allow_multiple_recovery_codes;
+    char *postcard_private_key;   /* BigInteger form, Base64; wiped; may be NULL */
+    char *postcard_public_key;    /* may be NULL */
+    char *remote_public_key;      /* may be NULL */
+} pa_store_recovery_config;
+
+pa_err pa_store_recovery_config_get(pa_store *s, int64_t application_id,
+                                    pa_store_recovery_config *out, int *found);
+/* Inserts the application's row or overwrites every column of it. */
+pa_err pa_store_recovery_config_put(pa_store *s,
+                                    const pa_store_recovery_config *c);
+void pa_store_recovery_config_free(pa_store_recovery_config *c);
+
 #endif

@@ -3171,6 +3171,881 @@ static void test_audit_token_free_is_safe(void)
     CU_ASSERT_PTR_NULL(aa.items);
 }
 
+/* ---- suites "recovery", "recovery config" ------------------------------------------ */
+
+#define RC1 "AAAAA-BBBBB-CCCCC-DDDDD"
+#define RC2 "EEEEE-FFFFF-GGGGG-HHHHH"
+#define RC3 "IIIII-JJJJJ-KKKKK-LLLLL"
+#define PUK_HASH "$argon2i$v=19$m=16384,t=3,p=16$c2FsdHNhbHQ$aGFzaGhhc2g"
+
+/* A code of `n` VALID plain PUKs (index 1..n, each "<code>#<index>"),
+ * with the NOT NULL columns set; puks live in the caller's buffer. */
+static pa_store_recovery_code bare_code(const char *code, int64_t app, const char *user,
+                                        const char *activation_id, int status,
+                                        int64_t created_ms, pa_store_recovery_puk *puks,
+                                        char (*texts)[64], size_t n)
+{
+    pa_store_recovery_code c;
+    size_t i;
+
+    memset(&c, 0, sizeof c);
+    c.recovery_code = (char *)code;
+    c.application_id = app;
+    c.user_id = (char *)user;
+    c.activation_id = (char *)activation_id;
+    c.status = status;
+    c.max_failed_attempts = 5;
+    c.created_ms = created_ms;
+    for (i = 0; i < n; i++) {
+        memset(&puks[i], 0, sizeof puks[i]);
+        snprintf(texts[i], 64, "%s#%zu", code, i + 1);
+        puks[i].puk = texts[i];
+        puks[i].puk_index = (int64_t)i + 1;
+        puks[i].status = PA_PUK_VALID;
+    }
+    c.puks = n ? puks : NULL;
+    c.puk_count = n;
+    return c;
+}
+
+/* Inserts a bare code with `n` (at most 4) PUKs; its id. */
+static int64_t add_code(const char *code, int64_t app, const char *user,
+                        const char *activation_id, int status, int64_t created_ms,
+                        size_t n)
+{
+    pa_store_recovery_puk puks[4];
+    char texts[4][64];
+    pa_store_recovery_code c = bare_code(code, app, user, activation_id, status,
+                                         created_ms, puks, texts, n);
+    int64_t id = -1;
+
+    CU_ASSERT_EQUAL_FATAL(pa_store_recovery_code_insert(db, &c, &id), PA_OK);
+    CU_ASSERT_FATAL(id > 0);
+    return id;
+}
+
+/* The array holds exactly these code ids, in this order, each with the
+ * PUKs add_code() gave it (n_puks[i] of them, by index). */
+static void assert_codes(const pa_store_recovery_code_array *arr, const int64_t *ids,
+                         const size_t *n_puks, size_t n, int line)
+{
+    size_t i, j;
+    char want[64];
+    int ok = arr->count == n;
+
+    for (i = 0; ok && i < n; i++) {
+        const pa_store_recovery_code *c = &arr->items[i];
+
+        ok = c->id == ids[i] && c->puk_count == n_puks[i];
+        for (j = 0; ok && j < c->puk_count; j++) {
+            snprintf(want, sizeof want, "%s#%zu", c->recovery_code, j + 1);
+            ok = c->puks[j].puk_index == (int64_t)j + 1 &&
+                 c->puks[j].recovery_code_id == c->id && streq(c->puks[j].puk, want);
+        }
+    }
+    if (!ok) {
+        fprintf(stderr, "\nline %d: got", line);
+        for (i = 0; i < arr->count; i++)
+            fprintf(stderr, " %lld(%zu)", (long long)arr->items[i].id,
+                    arr->items[i].puk_count);
+    }
+    CU_assertImplementation(ok, line, "assert_codes", __FILE__, "", CU_FALSE);
+}
+
+static void test_recovery_round_trip(void)
+{
+    pa_store_recovery_puk puks[2];
+    pa_store_recovery_code full, bare, got;
+    int64_t app, kp, id_full = -1, id_bare = -1;
+    char buf[512];
+    int found = -1;
+
+    /* Four other applications first: the application id (5) differs from
+     * every other integer column of the full row. */
+    make_app("other-1", NULL, NULL);
+    make_app("other-2", NULL, NULL);
+    make_app("other-3", NULL, NULL);
+    make_app("other-4", NULL, NULL);
+    make_app("main", &app, &kp);
+    CU_ASSERT_EQUAL_FATAL(app, 5);
+    make_activation(ACT1, app, kp, "rc-user", PA_STATUS_ACTIVE);
+
+    /* Bound code, every column set; PUKs given out of index order. */
+    memset(&full, 0, sizeof full);
+    full.id = 777;                                 /* ignored */
+    full.recovery_code = (char *)RC1;
+    full.application_id = app;
+    full.user_id = (char *)"rc-user";
+    full.activation_id = (char *)ACT1;
+    full.status = PA_RC_BLOCKED;                   /* 3 */
+    full.failed_attempts = 6;
+    full.max_failed_attempts = 9;
+    full.created_ms = 1700000000011LL;
+    full.last_change_ms = 1700000000012LL;
+    full.has_last_change = 1;
+    memset(puks, 0, sizeof puks);
+    puks[0].id = 888;                              /* ignored */
+    puks[0].recovery_code_id = 999;                /* ignored */
+    puks[0].puk = (char *)"ENCRYPTED-PUK-2==";
+    puks[0].puk_encryption = 1;
+    puks[0].puk_index = 2;
+    puks[0].status = PA_PUK_INVALID;               /* 3 */
+    puks[0].last_change_ms = 1700000000013LL;
+    puks[0].has_last_change = 1;
+    puks[1].puk = (char *)PUK_HASH;
+    puks[1].puk_encryption = 0;
+    puks[1].puk_index = 1;
+    puks[1].status = PA_PUK_USED;                  /* 2 */
+    full.puks = puks;
+    full.puk_count = 2;
+    CU_ASSERT_EQUAL_FATAL(pa_store_recovery_code_insert(db, &full, &id_full), PA_OK);
+    CU_ASSERT(id_full > 0);
+    CU_ASSERT_NOT_EQUAL(id_full, 777);
+
+    /* Postcard code, nullable columns NULL, no PUK. */
+    memset(&bare, 0, sizeof bare);
+    bare.recovery_code = (char *)RC2;
+    bare.application_id = app;
+    bare.user_id = (char *)"rc-user";
+    bare.status = PA_RC_CREATED;
+    bare.max_failed_attempts = 10;
+    bare.created_ms = 1700000000021LL;
+    bare.last_change_ms = 1234;                    /* ignored: no flag */
+    CU_ASSERT_EQUAL_FATAL(pa_store_recovery_code_insert(db, &bare, &id_bare), PA_OK);
+    CU_ASSERT(id_bare > id_full);
+
+    CU_ASSERT_EQUAL(pa_store_recovery_code_get(db, id_full, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(found, 1);
+    CU_ASSERT_EQUAL(got.id, id_full);
+    ASSERT_STR(got.recovery_code, RC1);
+    CU_ASSERT_EQUAL(got.application_id, app);
+    ASSERT_STR(got.user_id, "rc-user");
+    ASSERT_STR(got.activation_id, ACT1);
+    CU_ASSERT_EQUAL(got.status, PA_RC_BLOCKED);
+    CU_ASSERT_EQUAL(got.failed_attempts, 6);
+    CU_ASSERT_EQUAL(got.max_failed_attempts, 9);
+    CU_ASSERT_EQUAL(got.created_ms, 1700000000011LL);
+    CU_ASSERT_EQUAL(got.has_last_change, 1);
+    CU_ASSERT_EQUAL(got.last_change_ms, 1700000000012LL);
+    CU_ASSERT_EQUAL_FATAL(got.puk_count, 2);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(got.puks);
+    CU_ASSERT(got.puks[0].id > 0);
+    CU_ASSERT(got.puks[1].id > 0);
+    CU_ASSERT_NOT_EQUAL(got.puks[0].id, got.puks[1].id);
+    CU_ASSERT_EQUAL(got.puks[0].recovery_code_id, id_full);
+    ASSERT_STR(got.puks[0].puk, PUK_HASH);
+    CU_ASSERT_EQUAL(got.puks[0].puk_encryption, 0);
+    CU_ASSERT_EQUAL(got.puks[0].puk_index, 1);
+    CU_ASSERT_EQUAL(got.puks[0].status, PA_PUK_USED);
+    CU_ASSERT_EQUAL(got.puks[0].has_last_change, 0);
+    CU_ASSERT_EQUAL(got.puks[0].last_change_ms, 0);
+    CU_ASSERT_EQUAL(got.puks[1].recovery_code_id, id_full);
+    ASSERT_STR(got.puks[1].puk, "ENCRYPTED-PUK-2==");
+    CU_ASSERT_EQUAL(got.puks[1].puk_encryption, 1);
+    CU_ASSERT_EQUAL(got.puks[1].puk_index, 2);
+    CU_ASSERT_EQUAL(got.puks[1].status, PA_PUK_INVALID);
+    CU_ASSERT_EQUAL(got.puks[1].has_last_change, 1);
+    CU_ASSERT_EQUAL(got.puks[1].last_change_ms, 1700000000013LL);
+    pa_store_recovery_code_free(&got);
+    CU_ASSERT_PTR_NULL(got.puks);
+    CU_ASSERT_EQUAL(got.puk_count, 0);
+    CU_ASSERT_PTR_NULL(got.recovery_code);
+
+    CU_ASSERT_EQUAL(pa_store_recovery_code_get(db, id_bare, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(found, 1);
+    ASSERT_STR(got.recovery_code, RC2);
+    CU_ASSERT_PTR_NULL(got.activation_id);
+    CU_ASSERT_EQUAL(got.status, PA_RC_CREATED);
+    CU_ASSERT_EQUAL(got.failed_attempts, 0);
+    CU_ASSERT_EQUAL(got.max_failed_attempts, 10);
+    CU_ASSERT_EQUAL(got.created_ms, 1700000000021LL);
+    CU_ASSERT_EQUAL(got.has_last_change, 0);
+    CU_ASSERT_EQUAL(got.last_change_ms, 0);
+    CU_ASSERT_EQUAL(got.puk_count, 0);
+    CU_ASSERT_PTR_NULL(got.puks);
+    pa_store_recovery_code_free(&got);
+
+    /* The stored rows, read independently. */
+    snprintf(buf, sizeof buf,
+             "SELECT count(*) FROM pa_recovery_code WHERE id = %lld"
+             " AND recovery_code = '" RC1 "' AND application_id = 5"
+             " AND user_id = 'rc-user' AND activation_id = '" ACT1 "' AND status = 3"
+             " AND failed_attempts = 6 AND max_failed_attempts = 9"
+             " AND timestamp_created = 1700000000011"
+             " AND typeof(timestamp_created) = 'integer'"
+             " AND timestamp_last_used IS NULL"
+             " AND timestamp_last_change = 1700000000012", (long long)id_full);
+    CU_ASSERT_EQUAL(count(buf), 1);
+    snprintf(buf, sizeof buf,
+             "SELECT count(*) FROM pa_recovery_code WHERE id = %lld"
+             " AND activation_id IS NULL AND timestamp_last_change IS NULL"
+             " AND timestamp_last_used IS NULL AND failed_attempts = 0",
+             (long long)id_bare);
+    CU_ASSERT_EQUAL(count(buf), 1);
+    snprintf(buf, sizeof buf,
+             "SELECT count(*) FROM pa_recovery_puk WHERE recovery_code_id = %lld"
+             " AND ((puk_index = 1 AND puk = '" PUK_HASH "' AND puk_encryption = 0"
+             "       AND status = 2 AND timestamp_last_change IS NULL)"
+             "  OR (puk_index = 2 AND puk = 'ENCRYPTED-PUK-2==' AND puk_encryption = 1"
+             "       AND status = 3 AND timestamp_last_change = 1700000000013))",
+             (long long)id_full);
+    CU_ASSERT_EQUAL(count(buf), 2);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_recovery_puk"), 2);
+
+    /* Unknown id: not found, result zeroed. */
+    got.id = 5;
+    CU_ASSERT_EQUAL(pa_store_recovery_code_get(db, id_bare + 1, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL(found, 0);
+    CU_ASSERT_EQUAL(got.id, 0);
+    CU_ASSERT_PTR_NULL(got.puks);
+
+    CU_ASSERT_EQUAL(pa_store_recovery_code_get(db, id_full, NULL, &found),
+                    PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_recovery_code_get(db, id_full, &got, NULL),
+                    PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_recovery_code_get(NULL, id_full, &got, &found),
+                    PA_ERR_INVALID_REQUEST);
+}
+
+static void test_recovery_insert_refused(void)
+{
+    pa_store_recovery_puk puks[3];
+    char texts[3][64];
+    pa_store_recovery_code c;
+    int64_t app, kp, id = -1;
+
+    make_app("main", &app, &kp);
+
+    /* Two PUKs with one index: the unique index refuses the second (the
+     * caller's transaction then rolls the code back). */
+    c = bare_code(RC1, app, "u", NULL, PA_RC_CREATED, 1, puks, texts, 2);
+    puks[1].puk_index = 1;
+    CU_ASSERT_EQUAL(pa_store_begin(db), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_recovery_code_insert(db, &c, &id), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(id, 0);
+    CU_ASSERT_EQUAL(pa_store_rollback(db), PA_OK);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_recovery_code"), 0);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_recovery_puk"), 0);
+
+    /* Unknown application or activation: the foreign keys refuse them. */
+    c = bare_code(RC1, app + 100, "u", NULL, PA_RC_CREATED, 1, puks, texts, 1);
+    CU_ASSERT_EQUAL(pa_store_recovery_code_insert(db, &c, &id), PA_ERR_UNKNOWN_ERROR);
+    CU_ASSERT_PTR_NOT_NULL(strstr(pa_store_last_error(), "FOREIGN KEY"));
+    c = bare_code(RC1, app, "u", ACT3, PA_RC_CREATED, 1, puks, texts, 1);
+    CU_ASSERT_EQUAL(pa_store_recovery_code_insert(db, &c, &id), PA_ERR_UNKNOWN_ERROR);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_recovery_code"), 0);
+
+    /* Missing NOT NULL values: misuse, nothing written. */
+    c = bare_code(RC1, app, "u", NULL, PA_RC_CREATED, 1, puks, texts, 3);
+    c.recovery_code = NULL;
+    CU_ASSERT_EQUAL(pa_store_recovery_code_insert(db, &c, &id), PA_ERR_INVALID_REQUEST);
+    c = bare_code(RC1, app, NULL, NULL, PA_RC_CREATED, 1, puks, texts, 3);
+    CU_ASSERT_EQUAL(pa_store_recovery_code_insert(db, &c, &id), PA_ERR_INVALID_REQUEST);
+    c = bare_code(RC1, app, "u", NULL, PA_RC_CREATED, 1, puks, texts, 3);
+    puks[2].puk = NULL;
+    CU_ASSERT_EQUAL(pa_store_recovery_code_insert(db, &c, &id), PA_ERR_INVALID_REQUEST);
+    c = bare_code(RC1, app, "u", NULL, PA_RC_CREATED, 1, puks, texts, 3);
+    c.puks = NULL;
+    CU_ASSERT_EQUAL(pa_store_recovery_code_insert(db, &c, &id), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_recovery_code_insert(db, NULL, &id), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_recovery_code"), 0);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_recovery_puk"), 0);
+
+    /* A NULL id pointer is allowed. */
+    c = bare_code(RC1, app, "u", NULL, PA_RC_CREATED, 1, puks, texts, 3);
+    CU_ASSERT_EQUAL(pa_store_recovery_code_insert(db, &c, NULL), PA_OK);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_recovery_puk"), 3);
+}
+
+static void test_recovery_exists(void)
+{
+    int64_t app1, app2, id;
+    pa_store_recovery_code c;
+    int exists = -1, found;
+
+    make_app("one", &app1, NULL);
+    make_app("two", &app2, NULL);
+
+    CU_ASSERT_EQUAL(pa_store_recovery_code_exists(db, app1, RC1, &exists), PA_OK);
+    CU_ASSERT_EQUAL(exists, 0);
+    id = add_code(RC1, app1, "u", NULL, PA_RC_CREATED, 1, 1);
+    CU_ASSERT_EQUAL(pa_store_recovery_code_exists(db, app1, RC1, &exists), PA_OK);
+    CU_ASSERT_EQUAL(exists, 1);
+    /* Per application, exact. */
+    exists = -1;
+    CU_ASSERT_EQUAL(pa_store_recovery_code_exists(db, app2, RC1, &exists), PA_OK);
+    CU_ASSERT_EQUAL(exists, 0);
+    CU_ASSERT_EQUAL(pa_store_recovery_code_exists(db, app1, "aaaaa-bbbbb-ccccc-ddddd",
+                                                  &exists), PA_OK);
+    CU_ASSERT_EQUAL(exists, 0);
+    CU_ASSERT_EQUAL(pa_store_recovery_code_exists(db, app1, RC2, &exists), PA_OK);
+    CU_ASSERT_EQUAL(exists, 0);
+    /* In any status. */
+    CU_ASSERT_EQUAL_FATAL(pa_store_recovery_code_get(db, id, &c, &found), PA_OK);
+    c.status = PA_RC_REVOKED;
+    CU_ASSERT_EQUAL(pa_store_recovery_code_update(db, &c, &found), PA_OK);
+    CU_ASSERT_EQUAL(found, 1);
+    pa_store_recovery_code_free(&c);
+    CU_ASSERT_EQUAL(pa_store_recovery_code_exists(db, app1, RC1, &exists), PA_OK);
+    CU_ASSERT_EQUAL(exists, 1);
+
+    CU_ASSERT_EQUAL(pa_store_recovery_code_exists(db, app1, NULL, &exists),
+                    PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_recovery_code_exists(db, app1, RC1, NULL),
+                    PA_ERR_INVALID_REQUEST);
+}
+
+static void test_recovery_find(void)
+{
+    pa_store_recovery_code got;
+    int64_t app1, app2, id1, id2, old, newer;
+    int found = -1;
+
+    make_app("one", &app1, NULL);
+    make_app("two", &app2, NULL);
+    id1 = add_code(RC1, app1, "u1", NULL, PA_RC_ACTIVE, 10, 3);
+    id2 = add_code(RC1, app2, "u2", NULL, PA_RC_CREATED, 20, 1);
+
+    CU_ASSERT_EQUAL(pa_store_recovery_code_find(db, app1, RC1, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(found, 1);
+    CU_ASSERT_EQUAL(got.id, id1);
+    ASSERT_STR(got.user_id, "u1");
+    CU_ASSERT_EQUAL(got.status, PA_RC_ACTIVE);
+    CU_ASSERT_EQUAL_FATAL(got.puk_count, 3);
+    ASSERT_STR(got.puks[0].puk, RC1 "#1");
+    ASSERT_STR(got.puks[2].puk, RC1 "#3");
+    CU_ASSERT_EQUAL(got.puks[2].puk_index, 3);
+    pa_store_recovery_code_free(&got);
+
+    CU_ASSERT_EQUAL(pa_store_recovery_code_find(db, app2, RC1, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(found, 1);
+    CU_ASSERT_EQUAL(got.id, id2);
+    CU_ASSERT_EQUAL(got.puk_count, 1);
+    pa_store_recovery_code_free(&got);
+
+    /* Exact: other case, a prefix, another code: not found, zeroed. */
+    got.id = 9;
+    CU_ASSERT_EQUAL(pa_store_recovery_code_find(db, app1, "aaaaa-bbbbb-ccccc-ddddd",
+                                                &got, &found), PA_OK);
+    CU_ASSERT_EQUAL(found, 0);
+    CU_ASSERT_EQUAL(got.id, 0);
+    CU_ASSERT_EQUAL(pa_store_recovery_code_find(db, app1, "AAAAA-BBBBB", &got, &found),
+                    PA_OK);
+    CU_ASSERT_EQUAL(found, 0);
+    CU_ASSERT_EQUAL(pa_store_recovery_code_find(db, app1, RC2, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL(found, 0);
+
+    /* A code twice in one application (5.9 prevents it): the newest. */
+    old = add_code(RC3, app1, "u1", NULL, PA_RC_ACTIVE, 500, 1);
+    newer = add_code(RC3, app1, "u1", NULL, PA_RC_CREATED, 600, 2);
+    add_code(RC3, app1, "u1", NULL, PA_RC_CREATED, 400, 1);
+    CU_ASSERT_EQUAL(pa_store_recovery_code_find(db, app1, RC3, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(found, 1);
+    CU_ASSERT_EQUAL(got.id, newer);
+    CU_ASSERT_NOT_EQUAL(got.id, old);
+    CU_ASSERT_EQUAL(got.puk_count, 2);
+    pa_store_recovery_code_free(&got);
+
+    CU_ASSERT_EQUAL(pa_store_recovery_code_find(db, app1, NULL, &got, &found),
+                    PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_recovery_code_find(db, app1, RC1, NULL, &found),
+                    PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_recovery_code_find(db, app1, RC1, &got, NULL),
+                    PA_ERR_INVALID_REQUEST);
+}
+
+/* Looks codes up with the given filters and checks the answer: the codes
+ * numbered in `want` (indexes into id[] and npuk[], space-separated), in
+ * that order. */
+static void check_lookup(const int64_t *id, const size_t *npuk, const char *user,
+                         int has_app, int64_t app, const char *act, const char *want,
+                         int line)
+{
+    pa_store_recovery_query q = { user, has_app, app, act };
+    pa_store_recovery_code_array arr;
+    int64_t ids[8];
+    size_t np[8], n = 0;
+    char *end;
+    long k;
+
+    while (n < 8 && (k = strtol(want, &end, 10), end != want)) {
+        ids[n] = id[k];
+        np[n++] = npuk[k];
+        want = end;
+    }
+    arr.count = 99;
+    CU_ASSERT_EQUAL(pa_store_recovery_code_lookup(db, &q, &arr), PA_OK);
+    assert_codes(&arr, ids, np, n, line);
+    pa_store_recovery_code_array_free(&arr);
+}
+
+#define LOOKUP(u, has_app, app, act, want) \
+    check_lookup(id, npuk, (u), (has_app), (app), (act), (want), __LINE__)
+
+static void test_recovery_lookup(void)
+{
+    pa_store_recovery_query q;
+    pa_store_recovery_code_array arr;
+    int64_t appA, appB, kpA, kpB, id[8] = { 0 };
+    size_t npuk[8] = { 0 };
+
+    make_app("A", &appA, &kpA);
+    make_app("B", &appB, &kpB);
+    make_activation(ACT1, appA, kpA, "u1", PA_STATUS_ACTIVE);
+    make_activation(ACT2, appA, kpA, "u2", PA_STATUS_ACTIVE);
+    make_activation(ACT3, appB, kpB, "u1", PA_STATUS_ACTIVE);
+
+    /* Codes 1..7: created times out of id order, two ties (300). */
+    npuk[1] = 1; id[1] = add_code("CODE1-AAAAA-AAAAA-AAAAA", appA, "u1", ACT1,
+                                  PA_RC_ACTIVE, 100, npuk[1]);
+    npuk[2] = 3; id[2] = add_code("CODE2-AAAAA-AAAAA-AAAAA", appA, "u1", NULL,
+                                  PA_RC_CREATED, 300, npuk[2]);
+    npuk[3] = 2; id[3] = add_code("CODE3-AAAAA-AAAAA-AAAAA", appB, "u1", NULL,
+                                  PA_RC_REVOKED, 200, npuk[3]);
+    npuk[4] = 1; id[4] = add_code("CODE4-AAAAA-AAAAA-AAAAA", appA, "u2", ACT2,
+                                  PA_RC_BLOCKED, 400, npuk[4]);
+    npuk[5] = 4; id[5] = add_code("CODE5-AAAAA-AAAAA-AAAAA", appA, "u1", ACT1,
+                                  PA_RC_CREATED, 300, npuk[5]);
+    npuk[6] = 1; id[6] = add_code("CODE6-AAAAA-AAAAA-AAAAA", appB, "u1", ACT3,
+                                  PA_RC_ACTIVE, 50, npuk[6]);
+    npuk[7] = 0; id[7] = add_code("CODE7-AAAAA-AAAAA-AAAAA", appA, "u3", NULL,
+                                  PA_RC_ACTIVE, 350, npuk[7]);
+
+    /* User alone: every application, newest first, ties by id descending. */
+    LOOKUP("u1", 0, 0, NULL, "5 2 3 1 6");
+    LOOKUP("u2", 0, 0, NULL, "4");
+    /* Application alone. */
+    LOOKUP(NULL, 1, appA, NULL, "4 7 5 2 1");
+    LOOKUP(NULL, 1, appB, NULL, "3 6");
+    /* Activation alone. */
+    LOOKUP(NULL, 0, 0, ACT1, "5 1");
+    LOOKUP(NULL, 0, 0, ACT3, "6");
+    /* User and application. */
+    LOOKUP("u1", 1, appA, NULL, "5 2 1");
+    LOOKUP("u1", 1, appB, NULL, "3 6");
+    LOOKUP("u2", 1, appB, NULL, "");
+    /* Application and activation. */
+    LOOKUP(NULL, 1, appA, ACT1, "5 1");
+    LOOKUP(NULL, 1, appB, ACT1, "");
+    LOOKUP(NULL, 1, appA, ACT2, "4");
+    /* User and activation; all three. */
+    LOOKUP("u1", 0, 0, ACT1, "5 1");
+    LOOKUP("u2", 0, 0, ACT1, "");
+    LOOKUP("u2", 1, appA, ACT2, "4");
+    LOOKUP("u1", 1, appA, ACT2, "");
+    LOOKUP("u1", 1, appB, ACT3, "6");
+    /* None: every code. */
+    LOOKUP(NULL, 0, 0, NULL, "4 7 5 2 3 1 6");
+    /* Exact values; unknown ones match nothing. */
+    LOOKUP("U1", 0, 0, NULL, "");
+    LOOKUP(NULL, 1, appB + 1, NULL, "");
+    LOOKUP(NULL, 0, 0, ACT4, "");
+
+    /* Every column of a looked-up code. */
+    memset(&q, 0, sizeof q);
+    q.activation_id = ACT2;
+    CU_ASSERT_EQUAL_FATAL(pa_store_recovery_code_lookup(db, &q, &arr), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(arr.count, 1);
+    ASSERT_STR(arr.items[0].recovery_code, "CODE4-AAAAA-AAAAA-AAAAA");
+    CU_ASSERT_EQUAL(arr.items[0].application_id, appA);
+    ASSERT_STR(arr.items[0].user_id, "u2");
+    ASSERT_STR(arr.items[0].activation_id, ACT2);
+    CU_ASSERT_EQUAL(arr.items[0].status, PA_RC_BLOCKED);
+    CU_ASSERT_EQUAL(arr.items[0].max_failed_attempts, 5);
+    CU_ASSERT_EQUAL(arr.items[0].created_ms, 400);
+    CU_ASSERT_EQUAL(arr.items[0].puks[0].status, PA_PUK_VALID);
+    pa_store_recovery_code_array_free(&arr);
+    CU_ASSERT_PTR_NULL(arr.items);
+    CU_ASSERT_EQUAL(arr.count, 0);
+
+    CU_ASSERT_EQUAL(pa_store_recovery_code_lookup(db, NULL, &arr), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_recovery_code_lookup(db, &q, NULL), PA_ERR_INVALID_REQUEST);
+}
+
+static void test_recovery_codes_of_activation(void)
+{
+    pa_store_recovery_code_array arr;
+    int64_t app, kp, ids[3];
+    size_t np[3] = { 2, 1, 3 };
+
+    make_app("main", &app, &kp);
+    make_activation(ACT1, app, kp, "u", PA_STATUS_ACTIVE);
+    make_activation(ACT2, app, kp, "u", PA_STATUS_ACTIVE);
+
+    CU_ASSERT_EQUAL(pa_store_recovery_codes_of_activation(db, ACT1, &arr), PA_OK);
+    CU_ASSERT_EQUAL(arr.count, 0);
+    CU_ASSERT_PTR_NULL(arr.items);
+
+    /* By id, whatever the creation time and status. */
+    ids[0] = add_code("CODE1-AAAAA-AAAAA-AAAAA", app, "u", ACT1, PA_RC_REVOKED, 300, 2);
+    add_code("CODE2-AAAAA-AAAAA-AAAAA", app, "u", ACT2, PA_RC_ACTIVE, 250, 1);
+    ids[1] = add_code("CODE3-AAAAA-AAAAA-AAAAA", app, "u", ACT1, PA_RC_CREATED, 200, 1);
+    add_code("CODE4-AAAAA-AAAAA-AAAAA", app, "u", NULL, PA_RC_ACTIVE, 150, 1);
+    ids[2] = add_code("CODE5-AAAAA-AAAAA-AAAAA", app, "u", ACT1, PA_RC_BLOCKED, 100, 3);
+
+    CU_ASSERT_EQUAL(pa_store_recovery_codes_of_activation(db, ACT1, &arr), PA_OK);
+    assert_codes(&arr, ids, np, 3, __LINE__);
+    pa_store_recovery_code_array_free(&arr);
+    CU_ASSERT_EQUAL(pa_store_recovery_codes_of_activation(db, ACT3, &arr), PA_OK);
+    CU_ASSERT_EQUAL(arr.count, 0);
+
+    CU_ASSERT_EQUAL(pa_store_recovery_codes_of_activation(db, NULL, &arr),
+                    PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_recovery_codes_of_activation(db, ACT1, NULL),
+                    PA_ERR_INVALID_REQUEST);
+}
+
+static void test_recovery_postcard_live_count(void)
+{
+    pa_store_recovery_code c;
+    int64_t app1, app2, kp, n = -1, created;
+    int found;
+
+    make_app("one", &app1, &kp);
+    make_app("two", &app2, NULL);
+    make_activation(ACT1, app1, kp, "u", PA_STATUS_ACTIVE);
+
+    CU_ASSERT_EQUAL(pa_store_recovery_postcard_live_count(db, app1, "u", &n), PA_OK);
+    CU_ASSERT_EQUAL(n, 0);
+
+    created = add_code("CODE1-AAAAA-AAAAA-AAAAA", app1, "u", NULL, PA_RC_CREATED, 1, 1);
+    add_code("CODE2-AAAAA-AAAAA-AAAAA", app1, "u", NULL, PA_RC_ACTIVE, 2, 1);
+    /* Not counted: other statuses, bound codes, other user, other app. */
+    add_code("CODE3-AAAAA-AAAAA-AAAAA", app1, "u", NULL, PA_RC_BLOCKED, 3, 1);
+    add_code("CODE4-AAAAA-AAAAA-AAAAA", app1, "u", NULL, PA_RC_REVOKED, 4, 1);
+    add_code("CODE5-AAAAA-AAAAA-AAAAA", app1, "u", NULL, 7, 4, 1);
+    add_code("CODE0-AAAAA-AAAAA-AAAAA", app1, "u", NULL, 0, 4, 1);
+    add_code("CODE6-AAAAA-AAAAA-AAAAA", app1, "u", ACT1, PA_RC_CREATED, 5, 1);
+    add_code("CODE7-AAAAA-AAAAA-AAAAA", app1, "u", ACT1, PA_RC_ACTIVE, 5, 1);
+    add_code("CODE8-AAAAA-AAAAA-AAAAA", app1, "U", NULL, PA_RC_CREATED, 6, 1);
+    add_code("CODE9-AAAAA-AAAAA-AAAAA", app2, "u", NULL, PA_RC_ACTIVE, 7, 1);
+
+    CU_ASSERT_EQUAL(pa_store_recovery_postcard_live_count(db, app1, "u", &n), PA_OK);
+    CU_ASSERT_EQUAL(n, 2);
+    CU_ASSERT_EQUAL(pa_store_recovery_postcard_live_count(db, app2, "u", &n), PA_OK);
+    CU_ASSERT_EQUAL(n, 1);
+    CU_ASSERT_EQUAL(pa_store_recovery_postcard_live_count(db, app1, "U", &n), PA_OK);
+    CU_ASSERT_EQUAL(n, 1);
+    CU_ASSERT_EQUAL(pa_store_recovery_postcard_live_count(db, app1, "nobody", &n), PA_OK);
+    CU_ASSERT_EQUAL(n, 0);
+
+    /* Revoking one leaves one. */
+    CU_ASSERT_EQUAL_FATAL(pa_store_recovery_code_get(db, created, &c, &found), PA_OK);
+    c.status = PA_RC_REVOKED;
+    CU_ASSERT_EQUAL(pa_store_recovery_code_update(db, &c, &found), PA_OK);
+    pa_store_recovery_code_free(&c);
+    CU_ASSERT_EQUAL(pa_store_recovery_postcard_live_count(db, app1, "u", &n), PA_OK);
+    CU_ASSERT_EQUAL(n, 1);
+
+    CU_ASSERT_EQUAL(pa_store_recovery_postcard_live_count(db, app1, NULL, &n),
+                    PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_recovery_postcard_live_count(db, app1, "u", NULL),
+                    PA_ERR_INVALID_REQUEST);
+}
+
+static void test_recovery_updates(void)
+{
+    pa_store_recovery_code c, got, other;
+    int64_t app, kp, id, id_other;
+    char buf[512];
+    int found = -1;
+
+    make_app("main", &app, &kp);
+    make_activation(ACT1, app, kp, "u", PA_STATUS_ACTIVE);
+    id = add_code(RC1, app, "u", ACT1, PA_RC_CREATED, 1000, 3);
+    id_other = add_code(RC2, app, "u", ACT1, PA_RC_CREATED, 1000, 2);
+
+    /* The code: status, failed_attempts and last change only. */
+    CU_ASSERT_EQUAL_FATAL(pa_store_recovery_code_get(db, id, &c, &found), PA_OK);
+    c.status = PA_RC_BLOCKED;
+    c.failed_attempts = 4;
+    c.last_change_ms = 1700000000077LL;
+    c.has_last_change = 1;
+    c.max_failed_attempts = 99;                    /* not written */
+    c.created_ms = 5;                              /* not written */
+    c.application_id = app + 1;                    /* not written */
+    free(c.user_id);
+    c.user_id = NULL;                              /* not written */
+    CU_ASSERT_EQUAL(pa_store_recovery_code_update(db, &c, &found), PA_OK);
+    CU_ASSERT_EQUAL(found, 1);
+    CU_ASSERT_EQUAL(pa_store_recovery_code_get(db, id, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(found, 1);
+    CU_ASSERT_EQUAL(got.status, PA_RC_BLOCKED);
+    CU_ASSERT_EQUAL(got.failed_attempts, 4);
+    CU_ASSERT_EQUAL(got.has_last_change, 1);
+    CU_ASSERT_EQUAL(got.last_change_ms, 1700000000077LL);
+    CU_ASSERT_EQUAL(got.max_failed_attempts, 5);
+    CU_ASSERT_EQUAL(got.created_ms, 1000);
+    CU_ASSERT_EQUAL(got.application_id, app);
+    ASSERT_STR(got.user_id, "u");
+    ASSERT_STR(got.recovery_code, RC1);
+    ASSERT_STR(got.activation_id, ACT1);
+    pa_store_recovery_code_free(&got);
+    /* The other code untouched. */
+    snprintf(buf, sizeof buf, "SELECT count(*) FROM pa_recovery_code WHERE id = %lld"
+             " AND status = 1 AND failed_attempts = 0 AND timestamp_last_change IS NULL",
+             (long long)id_other);
+    CU_ASSERT_EQUAL(count(buf), 1);
+    /* No flag writes NULL. */
+    c.has_last_change = 0;
+    c.last_change_ms = 123;
+    CU_ASSERT_EQUAL(pa_store_recovery_code_update(db, &c, &found), PA_OK);
+    snprintf(buf, sizeof buf, "SELECT count(*) FROM pa_recovery_code WHERE id = %lld"
+             " AND timestamp_last_change IS NULL", (long long)id);
+    CU_ASSERT_EQUAL(count(buf), 1);
+
+    /* A PUK: status and last change only, other PUKs untouched. */
+    CU_ASSERT_EQUAL_FATAL(c.puk_count, 3);
+    c.puks[1].status = PA_PUK_USED;
+    c.puks[1].has_last_change = 1;
+    c.puks[1].last_change_ms = 1700000000088LL;
+    c.puks[1].puk_index = 9;                       /* not written */
+    c.puks[1].puk_encryption = 1;                  /* not written */
+    c.puks[1].recovery_code_id = id_other;         /* not written */
+    CU_ASSERT_EQUAL(pa_store_recovery_puk_update(db, &c.puks[1], &found), PA_OK);
+    CU_ASSERT_EQUAL(found, 1);
+    CU_ASSERT_EQUAL(pa_store_recovery_code_get(db, id, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(got.puk_count, 3);
+    CU_ASSERT_EQUAL(got.puks[1].status, PA_PUK_USED);
+    CU_ASSERT_EQUAL(got.puks[1].has_last_change, 1);
+    CU_ASSERT_EQUAL(got.puks[1].last_change_ms, 1700000000088LL);
+    CU_ASSERT_EQUAL(got.puks[1].puk_index, 2);
+    CU_ASSERT_EQUAL(got.puks[1].puk_encryption, 0);
+    CU_ASSERT_EQUAL(got.puks[1].recovery_code_id, id);
+    ASSERT_STR(got.puks[1].puk, RC1 "#2");
+    CU_ASSERT_EQUAL(got.puks[0].status, PA_PUK_VALID);
+    CU_ASSERT_EQUAL(got.puks[0].has_last_change, 0);
+    CU_ASSERT_EQUAL(got.puks[2].status, PA_PUK_VALID);
+    pa_store_recovery_code_free(&got);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_recovery_puk WHERE status = 1"
+                          " AND timestamp_last_change IS NULL"), 4);
+    c.puks[1].status = PA_PUK_INVALID;
+    c.puks[1].has_last_change = 0;
+    CU_ASSERT_EQUAL(pa_store_recovery_puk_update(db, &c.puks[1], &found), PA_OK);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_recovery_puk WHERE status = 3"
+                          " AND timestamp_last_change IS NULL"), 1);
+
+    /* Unknown rows: found 0, nothing written. */
+    memset(&other, 0, sizeof other);
+    other.id = id_other + 1;
+    other.status = PA_RC_REVOKED;
+    found = -1;
+    CU_ASSERT_EQUAL(pa_store_recovery_code_update(db, &other, &found), PA_OK);
+    CU_ASSERT_EQUAL(found, 0);
+    c.puks[1].id = 1000;
+    found = -1;
+    CU_ASSERT_EQUAL(pa_store_recovery_puk_update(db, &c.puks[1], &found), PA_OK);
+    CU_ASSERT_EQUAL(found, 0);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_recovery_code WHERE status = 4"), 0);
+
+    CU_ASSERT_EQUAL(pa_store_recovery_code_update(db, NULL, &found), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_recovery_code_update(db, &c, NULL), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_recovery_puk_update(db, NULL, &found), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_recovery_puk_update(db, &c.puks[0], NULL),
+                    PA_ERR_INVALID_REQUEST);
+    pa_store_recovery_code_free(&c);
+}
+
+/* The statements search indexes (no SCAN of a table, except the lookup
+ * without filters) and read PUKs without a sort. */
+static void test_recovery_queries_use_indexes(void)
+{
+    pa_store_recovery_query q;
+    pa_store_recovery_code_array arr;
+    pa_store_recovery_code c;
+    pa_store_recovery_config cfg;
+    pa_store_recovery_puk puk;
+    int64_t n;
+    int found, i;
+    char buf[512];
+
+    make_app("main", NULL, NULL);
+    add_code(RC1, 1, "u", NULL, PA_RC_CREATED, 1, 2);
+    for (i = 0; i < 8; i++) {
+        q.user_id = (i & 1) ? "u" : NULL;
+        q.has_application_id = (i & 2) != 0;
+        q.application_id = 1;
+        q.activation_id = (i & 4) ? ACT1 : NULL;
+        CU_ASSERT_EQUAL(pa_store_recovery_code_lookup(db, &q, &arr), PA_OK);
+        pa_store_recovery_code_array_free(&arr);
+    }
+    CU_ASSERT_EQUAL(pa_store_recovery_code_exists(db, 1, RC1, &found), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_recovery_code_get(db, 1, &c, &found), PA_OK);
+    pa_store_recovery_code_free(&c);
+    CU_ASSERT_EQUAL(pa_store_recovery_code_find(db, 1, RC1, &c, &found), PA_OK);
+    pa_store_recovery_code_free(&c);
+    CU_ASSERT_EQUAL(pa_store_recovery_codes_of_activation(db, ACT1, &arr), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_recovery_postcard_live_count(db, 1, "u", &n), PA_OK);
+    memset(&c, 0, sizeof c);
+    CU_ASSERT_EQUAL(pa_store_recovery_code_update(db, &c, &found), PA_OK);
+    memset(&puk, 0, sizeof puk);
+    CU_ASSERT_EQUAL(pa_store_recovery_puk_update(db, &puk, &found), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_recovery_config_get(db, 1, &cfg, &found), PA_OK);
+
+    ASSERT_PLAN(PA_SQ_RECOVERY_LOOKUP_U, "pa_recovery_code_user (user_id=?)");
+    ASSERT_PLAN(PA_SQ_RECOVERY_LOOKUP_UA,
+                "pa_recovery_code_user (user_id=? AND application_id=?)");
+    ASSERT_PLAN(PA_SQ_RECOVERY_LOOKUP_A, "pa_recovery_code_code (application_id=?)");
+    ASSERT_PLAN(PA_SQ_RECOVERY_LOOKUP_X, "pa_recovery_code_activation (activation_id=?)");
+    ASSERT_PLAN(PA_SQ_RECOVERY_CODE_EXISTS,
+                "pa_recovery_code_code (application_id=? AND recovery_code=?)");
+    ASSERT_PLAN(PA_SQ_RECOVERY_CODE_FIND,
+                "pa_recovery_code_code (application_id=? AND recovery_code=?)");
+    ASSERT_PLAN(PA_SQ_RECOVERY_OF_ACTIVATION,
+                "pa_recovery_code_activation (activation_id=?)");
+    ASSERT_PLAN(PA_SQ_RECOVERY_PUKS_OF_CODE,
+                "pa_recovery_code_puk (recovery_code_id=?)");
+    ASSERT_PLAN(PA_SQ_RECOVERY_POSTCARD_LIVE,
+                "pa_recovery_code_user (user_id=? AND application_id=?)");
+    ASSERT_PLAN(PA_SQ_RECOVERY_CONFIG_GET, "pa_recovery_config_app (application_id=?)");
+    for (i = PA_SQ_RECOVERY_CODE_EXISTS; i <= PA_SQ_RECOVERY_CONFIG_GET; i++) {
+        if (i == PA_SQ_RECOVERY_LOOKUP_ANY)
+            continue;
+        plan_of((pa_sq_slot)i, buf, sizeof buf);
+        CU_ASSERT(buf[0] != '\0');
+        if (strstr(buf, "SCAN "))
+            fprintf(stderr, "\nslot %d scans: %s\n", i, buf);
+        CU_ASSERT_PTR_NULL(strstr(buf, "SCAN "));
+    }
+    CU_ASSERT_PTR_NULL(strstr(plan_of(PA_SQ_RECOVERY_PUKS_OF_CODE, buf, sizeof buf),
+                              "TEMP B-TREE"));
+    CU_ASSERT_PTR_NULL(strstr(plan_of(PA_SQ_RECOVERY_OF_ACTIVATION, buf, sizeof buf),
+                              "TEMP B-TREE"));
+}
+
+static void test_recovery_free_is_safe(void)
+{
+    pa_store_recovery_code_array arr = { NULL, 0 };
+    pa_store_recovery_code c;
+    pa_store_recovery_config cfg;
+
+    memset(&c, 0, sizeof c);
+    memset(&cfg, 0, sizeof cfg);
+    pa_store_recovery_code_free(&c);
+    pa_store_recovery_code_free(NULL);
+    pa_store_recovery_code_array_free(&arr);
+    pa_store_recovery_code_array_free(NULL);
+    pa_store_recovery_config_free(&cfg);
+    pa_store_recovery_config_free(NULL);
+    CU_ASSERT_PTR_NULL(c.puks);
+    CU_ASSERT_PTR_NULL(arr.items);
+    CU_ASSERT_PTR_NULL(cfg.postcard_private_key);
+}
+
+static void test_recovery_config_round_trip(void)
+{
+    pa_store_recovery_config c, got;
+    int64_t app, app2, first_id;
+    int found = -1;
+
+    make_app("other-1", NULL, NULL);
+    make_app("other-2", NULL, NULL);
+    make_app("main", &app, NULL);
+    make_app("second", &app2, NULL);
+
+    got.id = 4;
+    CU_ASSERT_EQUAL(pa_store_recovery_config_get(db, app, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL(found, 0);
+    CU_ASSERT_EQUAL(got.id, 0);
+
+    /* Insert: flags set, keys NULL; the id in the struct is ignored. */
+    memset(&c, 0, sizeof c);
+    c.id = 55;
+    c.application_id = app;
+    c.activation_recovery_enabled = 1;
+    c.recovery_postcard_enabled = 0;
+    c.allow_multiple_recovery_codes = 7;           /* stored as 1 */
+    CU_ASSERT_EQUAL_FATAL(pa_store_recovery_config_put(db, &c), PA_OK);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_recovery_config"), 1);
+    CU_ASSERT_EQUAL(pa_store_recovery_config_get(db, app, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(found, 1);
+    CU_ASSERT(got.id > 0);
+    CU_ASSERT_NOT_EQUAL(got.id, 55);
+    first_id = got.id;
+    CU_ASSERT_EQUAL(got.application_id, app);
+    CU_ASSERT_EQUAL(got.activation_recovery_enabled, 1);
+    CU_ASSERT_EQUAL(got.recovery_postcard_enabled, 0);
+    CU_ASSERT_EQUAL(got.allow_multiple_recovery_codes, 1);
+    CU_ASSERT_PTR_NULL(got.postcard_private_key);
+    CU_ASSERT_PTR_NULL(got.postcard_public_key);
+    CU_ASSERT_PTR_NULL(got.remote_public_key);
+    pa_store_recovery_config_free(&got);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_recovery_config WHERE"
+                          " activation_recovery_enabled = 1"
+                          " AND recovery_postcard_enabled = 0"
+                          " AND allow_multiple_recovery_codes = 1"
+                          " AND postcard_private_key_base64 IS NULL"
+                          " AND postcard_public_key_base64 IS NULL"
+                          " AND remote_public_key_base64 IS NULL"), 1);
+
+    /* Other application: no row. */
+    CU_ASSERT_EQUAL(pa_store_recovery_config_get(db, app2, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL(found, 0);
+
+    /* Update: every column overwritten, still one row with its id. */
+    c.activation_recovery_enabled = 0;
+    c.recovery_postcard_enabled = 1;
+    c.allow_multiple_recovery_codes = 0;
+    c.postcard_private_key = (char *)"AKPRIVATEBIGINTEGER==";
+    c.postcard_public_key = (char *)"BPOSTCARDPUBLIC==";
+    c.remote_public_key = (char *)"BREMOTEPUBLIC==";
+    CU_ASSERT_EQUAL_FATAL(pa_store_recovery_config_put(db, &c), PA_OK);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_recovery_config"), 1);
+    CU_ASSERT_EQUAL(pa_store_recovery_config_get(db, app, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(found, 1);
+    CU_ASSERT_EQUAL(got.id, first_id);
+    CU_ASSERT_EQUAL(got.application_id, app);
+    CU_ASSERT_EQUAL(got.activation_recovery_enabled, 0);
+    CU_ASSERT_EQUAL(got.recovery_postcard_enabled, 1);
+    CU_ASSERT_EQUAL(got.allow_multiple_recovery_codes, 0);
+    ASSERT_STR(got.postcard_private_key, "AKPRIVATEBIGINTEGER==");
+    ASSERT_STR(got.postcard_public_key, "BPOSTCARDPUBLIC==");
+    ASSERT_STR(got.remote_public_key, "BREMOTEPUBLIC==");
+    pa_store_recovery_config_free(&got);
+    CU_ASSERT_PTR_NULL(got.postcard_private_key);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_recovery_config WHERE"
+                          " postcard_private_key_base64 = 'AKPRIVATEBIGINTEGER=='"
+                          " AND postcard_public_key_base64 = 'BPOSTCARDPUBLIC=='"
+                          " AND remote_public_key_base64 = 'BREMOTEPUBLIC=='"), 1);
+
+    /* Back to NULL (remote key emptied). */
+    c.remote_public_key = NULL;
+    CU_ASSERT_EQUAL_FATAL(pa_store_recovery_config_put(db, &c), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_recovery_config_get(db, app, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(found, 1);
+    CU_ASSERT_PTR_NULL(got.remote_public_key);
+    ASSERT_STR(got.postcard_public_key, "BPOSTCARDPUBLIC==");
+    pa_store_recovery_config_free(&got);
+
+    /* A second application gets its own row; the first is unchanged. */
+    memset(&c, 0, sizeof c);
+    c.application_id = app2;
+    c.recovery_postcard_enabled = 1;
+    CU_ASSERT_EQUAL_FATAL(pa_store_recovery_config_put(db, &c), PA_OK);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_recovery_config"), 2);
+    CU_ASSERT_EQUAL(pa_store_recovery_config_get(db, app2, &got, &found), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(found, 1);
+    CU_ASSERT(got.id > first_id);
+    CU_ASSERT_EQUAL(got.application_id, app2);
+    CU_ASSERT_EQUAL(got.recovery_postcard_enabled, 1);
+    CU_ASSERT_EQUAL(got.activation_recovery_enabled, 0);
+    CU_ASSERT_PTR_NULL(got.postcard_private_key);
+    pa_store_recovery_config_free(&got);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_recovery_config WHERE"
+                          " postcard_private_key_base64 = 'AKPRIVATEBIGINTEGER=='"), 1);
+
+    /* Unknown application: the foreign key refuses it. */
+    c.application_id = app2 + 10;
+    CU_ASSERT_EQUAL(pa_store_recovery_config_put(db, &c), PA_ERR_UNKNOWN_ERROR);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_recovery_config"), 2);
+
+    CU_ASSERT_EQUAL(pa_store_recovery_config_put(db, NULL), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_recovery_config_get(db, app, NULL, &found),
+                    PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_store_recovery_config_get(db, app, &got, NULL),
+                    PA_ERR_INVALID_REQUEST);
+}
+
 /* ---- registration ----------------------------------------------------------------- */
 
 typedef struct { const char *name; CU_TestFunc fn; } test_entry;
@@ -3256,6 +4131,23 @@ static const test_entry retention_tests[] = {
     { "history purge: oldest first, bounded", test_history_purge },
 };
 
+static const test_entry recovery_tests[] = {
+    { "recovery code round trip, every column, PUKs by index", test_recovery_round_trip },
+    { "recovery code insert refused, nothing written", test_recovery_insert_refused },
+    { "recovery code exists per application, any status", test_recovery_exists },
+    { "recovery code find: exact, per application, newest", test_recovery_find },
+    { "recovery lookup filters, newest first", test_recovery_lookup },
+    { "recovery codes of an activation, by id", test_recovery_codes_of_activation },
+    { "live postcard codes of a user", test_recovery_postcard_live_count },
+    { "recovery code and PUK updates", test_recovery_updates },
+    { "recovery queries use their indexes", test_recovery_queries_use_indexes },
+    { "free functions are safe", test_recovery_free_is_safe },
+};
+
+static const test_entry recovery_config_tests[] = {
+    { "recovery config insert, update, one row each", test_recovery_config_round_trip },
+};
+
 static int add_suite(const char *name, CU_SetUpFunc setup, CU_TearDownFunc teardown,
                      const test_entry *tests, size_t n)
 {
@@ -3291,7 +4183,11 @@ int main(void)
         add_suite("token", store_setup, store_teardown, token_tests,
                   sizeof token_tests / sizeof token_tests[0]) != 0 ||
         add_suite("retention", store_setup, store_teardown, retention_tests,
-                  sizeof retention_tests / sizeof retention_tests[0]) != 0) {
+                  sizeof retention_tests / sizeof retention_tests[0]) != 0 ||
+        add_suite("recovery", store_setup, store_teardown, recovery_tests,
+                  sizeof recovery_tests / sizeof recovery_tests[0]) != 0 ||
+        add_suite("recovery config", store_setup, store_teardown, recovery_config_tests,
+                  sizeof recovery_config_tests / sizeof recovery_config_tests[0]) != 0) {
         CU_cleanup_registry();
         return 2;
     }
