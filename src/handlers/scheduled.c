@@ -20,12 +20,5 @@
     }
 
 /* v3 */
-SCHEDULED(pa3, CreateRecoveryCode)
-SCHEDULED(pa3, ConfirmRecoveryCode)
-SCHEDULED(pa3, LookupRecoveryCodes)
-SCHEDULED(pa3, RevokeRecoveryCodes)
-SCHEDULED(pa3, RecoveryCodeActivation)
-SCHEDULED(pa3, GetRecoveryConfig)
-SCHEDULED(pa3, UpdateRecoveryConfig)
 
 /* v2 */

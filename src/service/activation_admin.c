@@ -14,6 +14,7 @@
 
 #include "service/activation_internal.h"
 #include "service/lifecycle.h"
+#include "service/recovery.h"
 #include "util/timeutil.h"
 
 /* One activation changed by `change` inside a write transaction. */
@@ -53,22 +54,34 @@ static pa_err with_activation(const pa_act_env *env, const char *op,
 
 /* ---- RemoveActivation -------------------------------------------------------- */
 
+typedef struct remove_arg {
+    const char *external_user_id;
+    int revoke_recovery_codes;
+} remove_arg;
+
 static pa_err remove_one(pa_store *s, pa_store_activation *a, void *arg,
                          int64_t now, int *queued)
 {
+    remove_arg *r = arg;
+    pa_err e;
+
     a->status = PA_STATUS_REMOVED;
-    return pa_lifecycle_save(s, a, NULL, arg, 1, now, queued);
+    e = pa_lifecycle_save(s, a, NULL, r->external_user_id, 1, now, queued);
+    /* revokeRecoveryCodes=true: every non-REVOKED code of the activation
+     * is revoked in the same unit (DATABASE.md 5.8). */
+    if (e == PA_OK && r->revoke_recovery_codes)
+        e = pa_recovery_revoke_bound(s, a->activation_id, now);
+    return e;
 }
 
 pa_err pa_activation_remove(const pa_act_env *env, const char *activation_id,
                             const char *external_user_id,
                             int revoke_recovery_codes)
 {
-    /* Recovery codes are issued only once the recovery operations exist;
-     * until then an activation has none to revoke. */
-    (void)revoke_recovery_codes;
+    remove_arg r = {external_user_id, revoke_recovery_codes};
+
     return with_activation(env, "RemoveActivation", activation_id, remove_one,
-                           (void *)external_user_id);
+                           &r);
 }
 
 /* ---- BlockActivation / UnblockActivation --------------------------------------- */

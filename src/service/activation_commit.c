@@ -14,6 +14,7 @@
 #include "crypto/primitives.h"
 #include "service/activation_internal.h"
 #include "service/lifecycle.h"
+#include "service/recovery.h"
 #include "util/timeutil.h"
 
 /* Loads the row for the operation inside the transaction and applies lazy
@@ -72,6 +73,10 @@ static pa_err commit_tx(const pa_act_env *env, void *arg, int *keep,
     e = pa_act_store_failed(OP_COMMIT,
                             pa_lifecycle_save(env->store, &a, NULL,
                                               external_user_id, 1, now, queued));
+    /* The activation's CREATED recovery codes become ACTIVE (DATABASE.md
+     * 5.8), in the same unit. */
+    if (e == PA_OK)
+        e = pa_recovery_activate_bound(env->store, a.activation_id, now);
 out:
     pa_store_activation_free(&a);
     return e;

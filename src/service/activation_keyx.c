@@ -10,10 +10,11 @@
  * run before the write transaction; inside it the activation is re-read,
  * so concurrent exchanges with one code serialise and exactly one wins.
  *
- * activationRecovery is the hook for recovery codes issued at the key
- * exchange (a later issue): keyx_answer takes the recovery object to embed,
- * NULL meaning JSON null, which is the answer for every application until
- * recovery can be enabled.
+ * activationRecovery: when recovery is enabled for the application the
+ * unit issues the activation's recovery code (12.2) after saving the row
+ * and keyx_answer embeds it; otherwise it is JSON null.  The pieces
+ * RecoveryCodeActivation shares are exported through
+ * activation_recovery.h.
  */
 #include <ctype.h>
 #include <limits.h>
@@ -29,7 +30,9 @@
 
 #include "crypto/primitives.h"
 #include "service/activation_internal.h"
+#include "service/activation_recovery.h"
 #include "service/lifecycle.h"
+#include "service/recovery.h"
 #include "util/base64.h"
 #include "util/timeutil.h"
 
@@ -106,15 +109,7 @@ pa_err pa_act_ecies_seal(const pa_ecies_ctx *ctx, const char *plain,
 
 /* ---- the layer-2 request ------------------------------------------------------- */
 
-typedef struct layer2 {
-    json_t *doc;                 /* owns the strings below */
-    const char *device_public_key;
-    const char *activation_otp;  /* NULL when the property is absent */
-    const char *activation_name;
-    const char *extras;
-    const char *platform;
-    const char *device_info;
-} layer2;
+typedef pa_act_layer2 layer2;   /* activation_recovery.h */
 
 /* Parses the decrypted JSON as the original's Jackson does: an object whose
  * properties are all known (else ERR0011); a null value counts as absent,
@@ -341,6 +336,25 @@ static pa_err keyx_answer(const pa_store_activation *a, json_t *recovery,
     return e;
 }
 
+/* 6.3 step 11, 6.4 step 5: the activation's recovery code when recovery
+ * is enabled for the application (*recovery NULL otherwise).  Runs inside
+ * the unit after the activation is saved, so a failure (e.g. ERR0026)
+ * rolls the whole exchange back (the original commits the activation
+ * here, DATABASE.md 5.5).  Its Argon2 hash of the PUK costs ~100 ms on the
+ * batch leader, inside the unit: accepted, as the code must be stored with
+ * the activation. */
+static pa_err keyx_recovery(const pa_act_env *env, const pa_store_activation *a,
+                            json_t **recovery)
+{
+    int enabled = 0;
+    pa_err e = pa_recovery_enabled(env->store, a->application_id, &enabled);
+
+    *recovery = NULL;
+    if (e == PA_OK && enabled)
+        e = pa_recovery_issue_bound(env, a, recovery);
+    return e;
+}
+
 pa_err pa_act_app_version(pa_store *s, const char *op, const char *key,
                           pa_err missing, pa_store_version *v)
 {
@@ -360,6 +374,50 @@ void pa_act_keyx_res_free(pa_act_keyx_res *r)
     free(r->encrypted_data);
     free(r->mac);
     memset(r, 0, sizeof *r);
+}
+
+/* ---- shared with RecoveryCodeActivation (activation_recovery.h) ------------ */
+
+pa_err pa_act_layer2_open(const pa_eckey *master, const char *app_secret,
+                          const pa_act_cryptogram *c, pa_ecies_ctx *ctx,
+                          pa_act_layer2 *l)
+{
+    return layer2_open(master, app_secret, c, ctx, l);
+}
+
+void pa_act_layer2_free(pa_act_layer2 *l)
+{
+    layer2_free(l);
+}
+
+char *pa_act_device_key_b64(const char *b64)
+{
+    return device_key_b64(b64);
+}
+
+pa_err pa_act_keyx_apply(pa_store_activation *a, const pa_act_layer2 *l,
+                         char *device_key, int status)
+{
+    return keyx_apply(a, l, device_key, status);
+}
+
+pa_err pa_act_keyx_answer(const pa_store_activation *a, json_t *recovery,
+                          const pa_ecies_ctx *ctx, pa_act_keyx_res *res)
+{
+    return keyx_answer(a, recovery, ctx, res);
+}
+
+void pa_act_recovery_wipe_free(json_t *recovery)
+{
+    const char *k;
+    json_t *v;
+
+    if (json_is_object(recovery))
+        json_object_foreach(recovery, k, v)
+            if (json_is_string(v))
+                OPENSSL_cleanse((char *)json_string_value(v),
+                                json_string_length(v));
+    json_decref(recovery);
 }
 
 /* ---- PrepareActivation ---------------------------------------------------------------- */
@@ -387,6 +445,7 @@ static pa_err prepare_tx(const pa_act_env *env, void *arg, int *keep,
     const char *code = u->code;
     int64_t now = pa_time_now_ms();
     pa_store_activation a = {0};
+    json_t *recovery = NULL;
     int expired = 0;
     char *device_key;
     pa_err e = pa_act_load(env->store, OP_PREPARE, u->activation_id, &a);
@@ -427,8 +486,11 @@ static pa_err prepare_tx(const pa_act_env *env, void *arg, int *keep,
                                 pa_lifecycle_save(env->store, &a, NULL, NULL, 1,
                                                   now, queued));
     if (e == PA_OK)
-        e = keyx_answer(&a, NULL, u->ctx, u->res);
+        e = keyx_recovery(env, &a, &recovery);
+    if (e == PA_OK)
+        e = keyx_answer(&a, recovery, u->ctx, u->res);
 out:
+    pa_act_recovery_wipe_free(recovery);
     pa_store_activation_free(&a);
     return e;
 }
@@ -513,6 +575,7 @@ static pa_err create_tx(const pa_act_env *env, void *arg, int *keep,
 {
     create_unit *u = arg;
     pa_store_activation a = {0};
+    json_t *recovery = NULL;
     char *signature = NULL;
     int64_t now;
     pa_err e = pa_act_init_tx(env, u->init, u->otp_hash, u->server_key, &a,
@@ -531,7 +594,10 @@ static pa_err create_tx(const pa_act_env *env, void *arg, int *keep,
     if (e == PA_OK)
         e = pa_lifecycle_save(env->store, &a, NULL, NULL, 1, now, queued);
     if (e == PA_OK)
-        e = keyx_answer(&a, NULL, u->ctx, u->res);
+        e = keyx_recovery(env, &a, &recovery);
+    if (e == PA_OK)
+        e = keyx_answer(&a, recovery, u->ctx, u->res);
+    pa_act_recovery_wipe_free(recovery);
     free(signature);
     pa_store_activation_free(&a);
     return e;
