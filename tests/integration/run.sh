@@ -50,6 +50,14 @@
 #              zeep and padevice, the database file read after every step
 #   signatures-enc  the same with PASERVER_MASTER_DB_ENCRYPTION_KEY set, and
 #              ValidateToken's replay protection and future limit turned off
+#   v2recovery test_v2_recovery.py: protocol 2 through the v2 namespace
+#              (activation, numeric-counter signatures, vault, token, E2EE
+#              keys), the upgrade to 3, and activation recovery (config,
+#              codes, postcards re-derived as the printing centre, PUKs, 16
+#              parallel RecoveryCodeActivation); the database after each step
+#   contract-all  test_contract_all.py: both served WSDLs list the contract's
+#              48 + 6 operations, and every one answers a valid request
+#              without a fault (still-SCHEDULED ones: a loud SKIP line)
 #   valgrind   test_negative.py against a server running under valgrind;
 #              errors or definite/indirect leaks fail
 # Every server must exit 0 within a few seconds of SIGTERM (each stop is a
@@ -65,7 +73,7 @@ builddir=$(dirname "$PASERVER")
 tests=$PA_SRCDIR/tests/integration
 CLIENT=${PA_ITEST_CLIENT:-$builddir/tests/integration/test_soap_client}
 PY=${PA_ITEST_PYTHON:-/usr/bin/python3}
-ONLY=${PA_ITEST_ONLY:-c zeep captures negative deadline restrict persist activation activation-enc concurrency callbacks crash sweep sigconcurrency sigcrash signatures signatures-enc valgrind}
+ONLY=${PA_ITEST_ONLY:-c zeep captures negative deadline restrict persist activation activation-enc concurrency callbacks crash sweep sigconcurrency sigcrash signatures signatures-enc v2recovery contract-all valgrind}
 CONTEXT=/powerauth-java-server
 # Small limits so the negative suite can cross them cheaply.
 MAX_BODY=65536
@@ -477,6 +485,21 @@ if wanted signatures-enc; then
         check_log signatures-enc "$enc_key"
     fi
 fi
+
+# --- v2recovery, contract-all: test_v2_recovery.py, test_contract_all.py --------------
+for phase in v2recovery contract-all; do
+    wanted $phase || continue
+    case $phase in
+        v2recovery) suite=test_v2_recovery.py ;;
+        *) suite=test_contract_all.py ;;
+    esac
+    if start_server $phase "$tmp/$phase.db" PASERVER_EXPIRY_SWEEP_INTERVAL_MS=0; then
+        run_suite $phase env PA_ITEST_DB="$tmp/$phase.db" \
+            PADEVICE="${PADEVICE:-$builddir/tools/padevice/padevice}" "$PY" $suite
+        stop_server $phase
+        check_log $phase
+    fi
+done
 
 # --- valgrind: the negative suite against a server under valgrind -------------------
 if wanted valgrind; then
