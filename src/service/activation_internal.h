@@ -111,6 +111,21 @@ pa_err pa_act_ecies_open(const pa_eckey *priv, const char *sh1,
                          const pa_act_cryptogram *c, pa_ecies_ctx *ctx,
                          uint8_t **plain, size_t *n);
 
+/* Opens a request cryptogram of the activation scope (CRYPTO.md 5.7): SH2 =
+ * HMAC(KEY_TRANSPORT, app_secret), KEY_SERVER_PRIVATE as the ECIES key.
+ * Fails with the first failure of pa_act_server_private,
+ * pa_act_derived_keys, pa_ecies_sh2_activation or pa_act_ecies_open.
+ * keys: NULL, or receives the derived keys for a caller that needs them too
+ * (wipe with pa_keys_wipe, also after a failure); they are then derived
+ * before KEY_SERVER_PRIVATE is read, else after (which of two broken keys
+ * is reported stays as each caller had it).  *plain as pa_act_ecies_open. */
+pa_err pa_act_ecies_open_activation(const pa_act_env *env,
+                                    const pa_store_activation *a,
+                                    const char *app_secret, const char *sh1,
+                                    const pa_act_cryptogram *c,
+                                    pa_ecies_ctx *ctx, uint8_t **plain,
+                                    size_t *n, pa_derived_keys *keys);
+
 /* Encrypts a response with the request's context: Base64 encryptedData and
  * mac, malloc'ed (PA_ERR_ENCRYPTION_FAILED on failure). */
 pa_err pa_act_ecies_seal(const pa_ecies_ctx *ctx, const char *plain,

@@ -83,6 +83,35 @@ pa_err pa_act_ecies_open(const pa_eckey *priv, const char *sh1,
     return e;
 }
 
+pa_err pa_act_ecies_open_activation(const pa_act_env *env,
+                                    const pa_store_activation *a,
+                                    const char *app_secret, const char *sh1,
+                                    const pa_act_cryptogram *c,
+                                    pa_ecies_ctx *ctx, uint8_t **plain,
+                                    size_t *n, pa_derived_keys *keys)
+{
+    pa_derived_keys own, *k = keys ? keys : &own;
+    pa_eckey *priv = NULL;
+    uint8_t sh2[32];
+    pa_err e = PA_OK;
+
+    *plain = NULL;
+    *n = 0;
+    memset(k, 0, sizeof *k);
+    memset(sh2, 0, sizeof sh2);
+    if (!keys)
+        e = pa_act_server_private(env, a, &priv);
+    if (e == PA_OK && (e = pa_act_derived_keys(env, a, k)) == PA_OK
+        && (e = pa_ecies_sh2_activation(k->transport, app_secret, sh2)) == PA_OK
+        && (priv || (e = pa_act_server_private(env, a, &priv)) == PA_OK))
+        e = pa_act_ecies_open(priv, sh1, sh2, sizeof sh2, c, ctx, plain, n);
+    OPENSSL_cleanse(sh2, sizeof sh2);
+    if (!keys)
+        pa_keys_wipe(&own);
+    pa_ec_free(priv);
+    return e;
+}
+
 pa_err pa_act_ecies_seal(const pa_ecies_ctx *ctx, const char *plain,
                          char **data_b64, char **mac_b64)
 {

@@ -626,10 +626,8 @@ pa_err pa_recovery_confirm(const pa_act_env *env,
 {
     pa_store_activation a;
     pa_store_version v;
-    pa_derived_keys keys;
-    pa_eckey *priv = NULL;
     pa_ecies_ctx ctx;
-    uint8_t sh2[32], *plain = NULL;
+    uint8_t *plain = NULL;
     size_t n = 0;
     char *code = NULL, *data[2] = {NULL, NULL}, *mac[2] = {NULL, NULL};
     confirm_unit u;
@@ -639,9 +637,7 @@ pa_err pa_recovery_confirm(const pa_act_env *env,
     memset(res, 0, sizeof *res);
     memset(&a, 0, sizeof a);
     memset(&v, 0, sizeof v);
-    memset(&keys, 0, sizeof keys);
     memset(&ctx, 0, sizeof ctx);
-    memset(sh2, 0, sizeof sh2);
     if (!req->activation_id || !req->application_key
         || !req->c.ephemeral_public_key || !req->c.encrypted_data || !req->c.mac)
         return PA_ERR_INVALID_REQUEST;
@@ -668,13 +664,10 @@ pa_err pa_recovery_confirm(const pa_act_env *env,
         goto out;
     }
     /* Step 2: ECIES, activation scope. */
-    if ((e = pa_act_server_private(env, &a, &priv)) != PA_OK
-        || (e = pa_act_derived_keys(env, &a, &keys)) != PA_OK
-        || (e = pa_ecies_sh2_activation(keys.transport, v.application_secret,
-                                        sh2)) != PA_OK
-        || (e = pa_act_ecies_open(priv, PA_ECIES_SH1_RECOVERY_CONFIRM, sh2,
-                                  sizeof sh2, &req->c, &ctx, &plain, &n))
-               != PA_OK)
+    if ((e = pa_act_ecies_open_activation(env, &a, v.application_secret,
+                                          PA_ECIES_SH1_RECOVERY_CONFIRM,
+                                          &req->c, &ctx, &plain, &n, NULL))
+        != PA_OK)
         goto out;
     /* Step 3. */
     if ((e = parse_confirm(plain, n, &code)) != PA_OK)
@@ -713,10 +706,7 @@ out:
     wipe_free(code);
     if (plain)
         pa_secure_free(plain, n);
-    OPENSSL_cleanse(sh2, sizeof sh2);
-    pa_keys_wipe(&keys);
     pa_ecies_ctx_wipe(&ctx);
-    pa_ec_free(priv);
     pa_store_version_free(&v);
     pa_store_activation_free(&a);
     if (e != PA_OK)

@@ -17,13 +17,10 @@
  * pa_activation and of every other table are never deleted.
  */
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
-#include <string.h>
 #include <time.h>
 
+#include "service/periodic.h"
 #include "service/retention.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -41,16 +38,10 @@ typedef struct policy {
     int batch;
 } policy;
 
-static struct {
-    pthread_mutex_t mu;     /* guards running and the cond */
-    pthread_cond_t cond;    /* CLOCK_MONOTONIC */
-    int running;
-    atomic_int stop;
-    pthread_t thread;
-    pa_store *store;
-    int interval_ms;
-    policy pol;
-} S = {.mu = PTHREAD_MUTEX_INITIALIZER};
+static void thread_pass(void);
+
+static pa_periodic P = PA_PERIODIC_INIT("retention purge", thread_pass);
+static policy pol;          /* the thread's */
 
 typedef pa_err (*purge_fn)(pa_store *s, int64_t before_ms, int limit,
                            int *deleted);
@@ -61,25 +52,6 @@ static void sleep_ms(int64_t ms)
 
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
-}
-
-/* On the thread: sleeps up to ms, returns early on stop. */
-static void wait_ms(int64_t ms)
-{
-    struct timespec until;
-
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += (time_t)(ms / 1000);
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&S.mu);
-    while (!atomic_load(&S.stop))
-        if (pthread_cond_timedwait(&S.cond, &S.mu, &until) == ETIMEDOUT)
-            break;
-    pthread_mutex_unlock(&S.mu);
 }
 
 /* now_ms - retention_ms without overflow (retention_ms >= 0). */
@@ -124,13 +96,13 @@ static pa_err purge_table(pa_store *s, purge_fn fn, int64_t cut, int batch,
         if (e != PA_OK)
             return e;
         *total += n;
-        if (n < batch || (on_thread && atomic_load(&S.stop)))
+        if (n < batch || (on_thread && pa_periodic_stopping(&P)))
             return PA_OK;
         if (on_thread)
-            wait_ms(BATCH_GAP_MS);
+            pa_periodic_wait(&P, BATCH_GAP_MS);
         else
             sleep_ms(BATCH_GAP_MS);
-        if (on_thread && atomic_load(&S.stop))
+        if (on_thread && pa_periodic_stopping(&P))
             return PA_OK;
     }
 }
@@ -158,7 +130,7 @@ static pa_err pass(pa_store *s, const policy *p, int64_t now_ms, int on_thread,
         e = purge_table(s, pa_store_audit_purge, audit_cut, p->batch,
                         on_thread, &audit);
     if (e == PA_OK && p->history_ms > 0 &&
-        !(on_thread && atomic_load(&S.stop)))
+        !(on_thread && pa_periodic_stopping(&P)))
         e = purge_table(s, pa_store_history_purge, history_cut, p->batch,
                         on_thread, &history);
     if (audit + history > 0) {
@@ -204,25 +176,15 @@ pa_err pa_retention_pass(pa_store *s, const pa_config *cfg, int64_t now_ms,
     return pass(s, &p, now_ms, 0, audit_deleted, history_deleted);
 }
 
-static void *thread_main(void *arg)
+static void thread_pass(void)
 {
-    (void)arg;
-    while (!atomic_load(&S.stop)) {
-        /* errors are logged by the pass; the next one tries again */
-        pass(S.store, &S.pol, pa_time_now_ms(), 1, NULL, NULL);
-        wait_ms(S.interval_ms);
-    }
-    return NULL;
+    /* errors are logged by the pass; the next one tries again */
+    pass(P.store, &pol, pa_time_now_ms(), 1, NULL, NULL);
 }
 
 int pa_retention_running(void)
 {
-    int r;
-
-    pthread_mutex_lock(&S.mu);
-    r = S.running;
-    pthread_mutex_unlock(&S.mu);
-    return r;
+    return pa_periodic_running(&P);
 }
 
 /* "forever" or "N ms". */
@@ -237,11 +199,9 @@ static void kept(char *out, size_t len, int64_t retention_ms)
 pa_err pa_retention_start(const pa_config *cfg)
 {
     pa_store_options opt = {.busy_timeout_ms = cfg->lock_timeout_ms};
-    pthread_condattr_t ca;
-    sigset_t all, old;
     policy p;
     char a[32], h[32];
-    int rc;
+    pa_err e;
 
     if (pa_retention_running()) {
         pa_log(PA_LOG_ERROR, "retention purge: already running");
@@ -263,66 +223,25 @@ pa_err pa_retention_start(const pa_config *cfg)
                "must be positive");
         return PA_ERR_INVALID_REQUEST;
     }
-    S.pol = p;
-    S.interval_ms = cfg->retention_purge_interval_ms;
-    if (pa_store_open(cfg->database, &opt, &S.store) != PA_OK) {
+    pol = p;
+    P.interval_ms = cfg->retention_purge_interval_ms;
+    if (pa_store_open(cfg->database, &opt, &P.store) != PA_OK) {
         /* the store's message names the file */
         pa_log(PA_LOG_ERROR, "retention purge: %s", pa_store_last_error());
-        S.store = NULL;
+        P.store = NULL;
         return PA_ERR_UNKNOWN_ERROR;
     }
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    rc = pthread_cond_init(&S.cond, &ca);
-    pthread_condattr_destroy(&ca);
-    if (rc != 0) {
-        pa_log(PA_LOG_ERROR, "retention purge: cannot create a condition "
-               "variable");
-        pa_store_close(S.store);
-        S.store = NULL;
-        return PA_ERR_UNKNOWN_ERROR;
-    }
-    atomic_store(&S.stop, 0);
-    /* signals (SIGTERM, SIGINT) go to the main thread, never to this one */
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    rc = pthread_create(&S.thread, NULL, thread_main, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0) {
-        pa_log(PA_LOG_ERROR, "retention purge: cannot start its thread: %s",
-               strerror(rc));
-        pthread_cond_destroy(&S.cond);
-        pa_store_close(S.store);
-        S.store = NULL;
-        return PA_ERR_UNKNOWN_ERROR;
-    }
-    pthread_mutex_lock(&S.mu);
-    S.running = 1;
-    pthread_mutex_unlock(&S.mu);
-    kept(a, sizeof a, S.pol.audit_ms);
-    kept(h, sizeof h, S.pol.history_ms);
+    if ((e = pa_periodic_start(&P)) != PA_OK)
+        return e;
+    kept(a, sizeof a, pol.audit_ms);
+    kept(h, sizeof h, pol.history_ms);
     pa_log(PA_LOG_INFO, "retention purge started (every %d ms, %d rows per "
            "batch; signature audit kept %s, activation history kept %s)",
-           S.interval_ms, S.pol.batch, a, h);
+           P.interval_ms, pol.batch, a, h);
     return PA_OK;
 }
 
 void pa_retention_stop(void)
 {
-    pthread_mutex_lock(&S.mu);
-    if (!S.running) {
-        pthread_mutex_unlock(&S.mu);
-        return;
-    }
-    atomic_store(&S.stop, 1);
-    pthread_cond_broadcast(&S.cond);
-    pthread_mutex_unlock(&S.mu);
-    pthread_join(S.thread, NULL);
-    pthread_mutex_lock(&S.mu);
-    S.running = 0;
-    pthread_cond_destroy(&S.cond);
-    pthread_mutex_unlock(&S.mu);
-    pa_store_close(S.store);
-    S.store = NULL;
-    pa_log(PA_LOG_INFO, "retention purge stopped");
+    pa_periodic_stop(&P);
 }

@@ -52,28 +52,6 @@ void pa_token_create_res_free(pa_token_create_res *r)
     memset(r, 0, sizeof *r);
 }
 
-/* SH2 of the activation scope (5.7): HMAC(KEY_TRANSPORT, secret text). */
-static pa_err activation_sh2(const pa_eckey *server_priv,
-                             const pa_store_activation *a,
-                             const char *app_secret, uint8_t sh2[32])
-{
-    pa_derived_keys keys;
-    pa_eckey *dev = NULL;
-    pa_err e;
-
-    memset(&keys, 0, sizeof keys);
-    if (!a->device_public_key)
-        return PA_ERR_ACTIVATION_INCORRECT_STATE;
-    if (pa_ec_pub_import_b64(a->device_public_key, &dev) != PA_OK)
-        return PA_ERR_INVALID_KEY_FORMAT;
-    e = pa_keys_from_pair(server_priv, dev, &keys);
-    if (e == PA_OK)
-        e = pa_ecies_sh2_activation(keys.transport, app_secret, sh2);
-    pa_keys_wipe(&keys);
-    pa_ec_free(dev);
-    return e;
-}
-
 typedef struct create_unit {
     const pa_store_token *t;
 } create_unit;
@@ -162,10 +140,9 @@ pa_err pa_token_create(const pa_act_env *env, const pa_token_create_req *req,
 {
     pa_store_activation a;
     pa_store_version v;
-    pa_eckey *priv = NULL;
     pa_ecies_ctx ctx;
     pa_sig_type type;
-    uint8_t sh2[32], *plain = NULL;
+    uint8_t *plain = NULL;
     size_t n = 0;
     int found = 0;
     pa_err e;
@@ -198,11 +175,9 @@ pa_err pa_token_create(const pa_act_env *env, const pa_token_create_req *req,
         goto out;
     }
     /* Steps 2-3: ECIES activation scope. */
-    if ((e = pa_act_server_private(env, &a, &priv)) != PA_OK
-        || (e = activation_sh2(priv, &a, v.application_secret, sh2)) != PA_OK
-        || (e = pa_act_ecies_open(priv, PA_ECIES_SH1_TOKEN_CREATE, sh2,
-                                  sizeof sh2, &req->c, &ctx, &plain, &n))
-               != PA_OK)
+    if ((e = pa_act_ecies_open_activation(env, &a, v.application_secret,
+                                          PA_ECIES_SH1_TOKEN_CREATE, &req->c,
+                                          &ctx, &plain, &n, NULL)) != PA_OK)
         goto out;
     if (n == 0) {
         e = PA_ERR_INVALID_INPUT_FORMAT;
@@ -212,9 +187,7 @@ pa_err pa_token_create(const pa_act_env *env, const pa_token_create_req *req,
 out:
     if (plain)
         pa_secure_free(plain, n);
-    OPENSSL_cleanse(sh2, sizeof sh2);
     pa_ecies_ctx_wipe(&ctx);
-    pa_ec_free(priv);
     pa_store_version_free(&v);
     pa_store_activation_free(&a);
     if (e != PA_OK)

@@ -138,28 +138,13 @@ out:
     return e;
 }
 
-/* SH2 of the activation scope (5.7): HMAC(KEY_TRANSPORT, secret text). */
-static pa_err activation_sh2(const pa_act_env *env,
-                             const pa_store_activation *a,
-                             const char *app_secret, uint8_t sh2[32])
-{
-    pa_derived_keys k;
-    pa_err e = pa_act_derived_keys(env, a, &k);
-
-    if (e == PA_OK)
-        e = pa_ecies_sh2_activation(k.transport, app_secret, sh2);
-    pa_keys_wipe(&k);
-    return e;
-}
-
 pa_err pa_upgrade_start(const pa_act_env *env, const pa_upgrade_start_req *req,
                         pa_upgrade_start_res *res)
 {
     pa_store_activation a;
     pa_store_version v;
-    pa_eckey *priv = NULL;
     pa_ecies_ctx ctx;
-    uint8_t sh2[32], raw[CTR_DATA_LEN], *plain = NULL;
+    uint8_t raw[CTR_DATA_LEN], *plain = NULL;
     char candidate[CTR_DATA_B64] = "";
     size_t n = 0;
     start_unit u;
@@ -169,7 +154,6 @@ pa_err pa_upgrade_start(const pa_act_env *env, const pa_upgrade_start_req *req,
     memset(&a, 0, sizeof a);
     memset(&v, 0, sizeof v);
     memset(&ctx, 0, sizeof ctx);
-    memset(sh2, 0, sizeof sh2);
     if (!req->activation_id || !req->application_key
         || !req->c.ephemeral_public_key || !req->c.encrypted_data
         || !req->c.mac)
@@ -186,10 +170,9 @@ pa_err pa_upgrade_start(const pa_act_env *env, const pa_upgrade_start_req *req,
         goto out;
     /* Step 3: ECIES activation scope, "/pa/upgrade", non-empty plaintext
      * (its content is ignored). */
-    if ((e = pa_act_server_private(env, &a, &priv)) != PA_OK
-        || (e = activation_sh2(env, &a, v.application_secret, sh2)) != PA_OK
-        || (e = pa_act_ecies_open(priv, PA_ECIES_SH1_UPGRADE, sh2, sizeof sh2,
-                                  &req->c, &ctx, &plain, &n)) != PA_OK)
+    if ((e = pa_act_ecies_open_activation(env, &a, v.application_secret,
+                                          PA_ECIES_SH1_UPGRADE, &req->c, &ctx,
+                                          &plain, &n, NULL)) != PA_OK)
         goto out;
     if (n == 0) {
         e = PA_ERR_INVALID_INPUT_FORMAT;
@@ -217,9 +200,7 @@ out:
         pa_secure_free(plain, n);
     OPENSSL_cleanse(raw, sizeof raw);
     OPENSSL_cleanse(candidate, sizeof candidate);
-    OPENSSL_cleanse(sh2, sizeof sh2);
     pa_ecies_ctx_wipe(&ctx);
-    pa_ec_free(priv);
     pa_store_version_free(&v);
     pa_store_activation_free(&a);
     if (e != PA_OK)

@@ -99,9 +99,8 @@ pa_err pa_vault_unlock(const pa_act_env *env, const pa_vault_req *req,
     pa_store_activation a;
     pa_store_version v;
     pa_derived_keys k;
-    pa_eckey *server_key = NULL;
     pa_ecies_ctx ctx;
-    uint8_t sh2[32], *plain = NULL;
+    uint8_t *plain = NULL;
     size_t n = 0;
     char *reason = NULL;
     pa_sig_req sreq;
@@ -130,11 +129,9 @@ pa_err pa_vault_unlock(const pa_act_env *env, const pa_vault_req *req,
     }
     if (!found || !v.supported || !v.application_secret)
         goto out;
-    if ((e = pa_act_derived_keys(env, &a, &k)) != PA_OK
-        || (e = pa_ecies_sh2_activation(k.transport, v.application_secret, sh2)) != PA_OK
-        || (e = pa_act_server_private(env, &a, &server_key)) != PA_OK
-        || (e = pa_act_ecies_open(server_key, PA_ECIES_SH1_VAULT_UNLOCK, sh2,
-                                  sizeof sh2, &req->c, &ctx, &plain, &n)) != PA_OK)
+    if ((e = pa_act_ecies_open_activation(env, &a, v.application_secret,
+                                          PA_ECIES_SH1_VAULT_UNLOCK, &req->c,
+                                          &ctx, &plain, &n, &k)) != PA_OK)
         goto out;
     e = parse_reason(plain, n, &reason);
     if (e == PA_ERR_DECRYPTION_FAILED) {
@@ -165,8 +162,6 @@ out:
         pa_secure_free(plain, n);
     pa_keys_wipe(&k);
     pa_ecies_ctx_wipe(&ctx);
-    OPENSSL_cleanse(sh2, sizeof sh2);
-    pa_ec_free(server_key);
     pa_store_version_free(&v);
     pa_store_activation_free(&a);
     return e;
