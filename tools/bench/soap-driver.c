@@ -8,7 +8,8 @@
  *
  * One keep-alive connection, served by its own thread, per FILE (the same
  * FILE may be named several times; it is read once).  A FILE holds one
- * request body per line.  Connection i sends the lines K, K+1, ... of its
+ * request body per line (empty lines do not count; the first line is line
+ * 0).  Connection i sends the lines K, K+1, ... of its
  * FILE in order, each as soon as the answer to the previous one has been
  * read: N lines (default: all from K on), or, with --cycle, round and
  * round until S seconds are over.  --seconds also stops a non-cycling
@@ -20,7 +21,7 @@
  * checked: HTTP status 200 and TEXT somewhere in the body count as "ok";
  * a 200 without TEXT is "unexpected"; failed connects, resets and bad
  * framing are "socket errors" (the connection is opened again and goes
- * on with its next line).  The first M bad answers (default 3) go to
+ * on with its next line; after 100 failed connects in a row it stops).  The first M bad answers (default 3) go to
  * stderr.  One line on stdout at the end:
  *
  *   RESULT <requests/s> <requests> <ok> <non-200> <unexpected>
@@ -44,17 +45,16 @@
 #include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 typedef struct {
     const char *path;
-    char *text;
-    const char **line;          /* start of each line */
-    size_t *len;                /* its length without the newline */
+    char **line;                /* the lines used: K, K+1, ... of the file */
+    size_t *len;                /* their lengths without the newline */
     size_t n;
+    long total;                 /* lines in the file up to the last one kept */
 } body_file;
 
 typedef struct {
@@ -105,40 +105,43 @@ static void *xmalloc(size_t n)
     return p;
 }
 
+/* Keeps the lines offset .. offset+count-1 of the file (all from offset on
+ * with --cycle or without --count); empty lines do not count. */
 static void load(body_file *f)
 {
     FILE *in = fopen(f->path, "rb");
-    struct stat st;
-    size_t cap = 1024, i, start = 0;
+    long limit = count >= 0 && !cycle ? offset + count : -1;
+    size_t cap = 1024, bufcap = 0;
+    char *buf = NULL;
+    ssize_t r;
 
-    if (!in || fstat(fileno(in), &st) != 0) {
+    if (!in) {
         fprintf(stderr, "soap-driver: cannot read %s\n", f->path);
         exit(2);
     }
-    f->text = xmalloc((size_t)st.st_size + 1);
-    if (fread(f->text, 1, (size_t)st.st_size, in) != (size_t)st.st_size)
-        die("short read");
-    fclose(in);
-    f->text[st.st_size] = '\n';
     f->line = xmalloc(cap * sizeof *f->line);
     f->len = xmalloc(cap * sizeof *f->len);
-    for (i = 0; i <= (size_t)st.st_size; i++) {
-        if (f->text[i] != '\n')
+    while ((limit < 0 || f->total < limit) && (r = getline(&buf, &bufcap, in)) >= 0) {
+        if (r > 0 && buf[r - 1] == '\n')
+            r--;
+        if (r == 0)
             continue;
-        if (i > start) {
-            if (f->n == cap) {
-                cap *= 2;
-                f->line = realloc(f->line, cap * sizeof *f->line);
-                f->len = realloc(f->len, cap * sizeof *f->len);
-                if (!f->line || !f->len)
-                    die("out of memory");
-            }
-            f->line[f->n] = f->text + start;
-            f->len[f->n] = i - start;
-            f->n++;
+        if (f->total++ < offset)
+            continue;
+        if (f->n == cap) {
+            cap *= 2;
+            f->line = realloc(f->line, cap * sizeof *f->line);
+            f->len = realloc(f->len, cap * sizeof *f->len);
+            if (!f->line || !f->len)
+                die("out of memory");
         }
-        start = i + 1;
+        f->line[f->n] = xmalloc((size_t)r);
+        memcpy(f->line[f->n], buf, (size_t)r);
+        f->len[f->n] = (size_t)r;
+        f->n++;
     }
+    free(buf);
+    fclose(in);
 }
 
 static int open_conn(void)
@@ -262,7 +265,7 @@ static void show(const conn *c, long line, int status, const char *body,
     if (show_bad > 0) {
         show_bad--;
         fprintf(stderr, "soap-driver: connection %d, line %ld: HTTP %d: %.*s\n",
-                c->index, line + 1, status, (int)(blen > 600 ? 600 : blen), body);
+                c->index, offset + line + 1, status, (int)(blen > 600 ? 600 : blen), body);
     }
     pthread_mutex_unlock(&show_lock);
 }
@@ -271,10 +274,10 @@ static void *run(void *arg)
 {
     conn *c = arg;
     const body_file *f = c->f;
-    long i = offset, last;
+    long i = 0;                 /* index into f->line: file line offset + i */
+    int refused = 0;            /* connects that failed in a row */
     char hdr[640];
 
-    last = count >= 0 ? offset + count : (long)f->n;
     c->fd = open_conn();
     if (c->fd < 0)
         c->errors++;
@@ -287,26 +290,28 @@ static void *run(void *arg)
         int status = 0, close_it = 0, hl;
         double t0, t1;
 
-        if (cycle && count < 0) {
-            if (i >= (long)f->n)
-                i = offset;
-        } else if (i >= last)
-            break;
-        if (cycle && count >= 0 && sent >= count)
+        if (cycle) {
+            if (count >= 0 && sent >= count)
+                break;
+            i %= (long)f->n;
+        } else if (i >= (long)f->n)
             break;
         t0 = now();
         if (seconds > 0 && t0 - t_start >= seconds)
             break;
         if (c->fd < 0 && (c->fd = open_conn()) < 0) {
             c->errors++;
+            if (++refused >= 100)
+                break;          /* the server is gone: give this one up */
             usleep(10000);
             continue;
         }
-        hl = snprintf(hdr, sizeof hdr, header_fmt, f->len[i % (long)f->n]);
+        refused = 0;
+        hl = snprintf(hdr, sizeof hdr, header_fmt, f->len[i]);
         iov[0].iov_base = hdr;
         iov[0].iov_len = (size_t)hl;
-        iov[1].iov_base = (void *)f->line[i % (long)f->n];
-        iov[1].iov_len = f->len[i % (long)f->n];
+        iov[1].iov_base = f->line[i];
+        iov[1].iov_len = f->len[i];
         if (send_all(c->fd, iov, 2) != 0
             || read_answer(c, &status, &body, &blen, &close_it) != 0) {
             c->errors++;
@@ -413,7 +418,6 @@ int main(int argc, char **argv)
             if (j == nfiles) {
                 memset(&files[nfiles], 0, sizeof files[nfiles]);
                 files[nfiles].path = a;
-                load(&files[nfiles]);
                 nfiles++;
             }
             conns[nconn].index = nconn;
@@ -423,12 +427,14 @@ int main(int argc, char **argv)
     }
     if (port <= 0 || nconn == 0 || offset < 0 || (cycle && count < 0 && seconds <= 0))
         usage();
+    for (j = 0; j < nfiles; j++)
+        load(&files[j]);
     for (i = 0; i < nconn; i++) {
-        long need = count >= 0 && !cycle ? offset + count : offset + 1;
+        long need = count >= 0 && !cycle ? count : 1;
 
         if ((long)conns[i].f->n < need) {
-            fprintf(stderr, "soap-driver: %s has %zu lines, %ld needed\n",
-                    conns[i].f->path, conns[i].f->n, need);
+            fprintf(stderr, "soap-driver: %s has %ld lines, %ld needed from line %ld on\n",
+                    conns[i].f->path, conns[i].f->total, need, offset + 1);
             return 2;
         }
         conns[i].rcap = 16384;
