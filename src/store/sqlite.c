@@ -191,8 +191,34 @@ int pa_store_schema_latest(void)
     return (int)pa_sq_migration_count;
 }
 
+static pa_err open_store(const char *path, const pa_store_options *opt,
+                         pa_store **out);
+
 pa_err pa_store_open(const char *path, const pa_store_options *opt,
                      pa_store **out)
+{
+    pa_err e = open_store(path, opt, out);
+
+    if (e == PA_OK)
+        (*out)->gate = pa_sq_gate_get(path);
+    return e;
+}
+
+pa_err pa_sq_open_lane(const char *path, int busy_ms, pa_sq_gate *g,
+                       pa_store **out)
+{
+    pa_store_options opt = { busy_ms };
+    pa_err e = open_store(path, &opt, out);
+
+    if (e == PA_OK) {
+        (*out)->gate = g;
+        (*out)->lane = 1;
+    }
+    return e;
+}
+
+static pa_err open_store(const char *path, const pa_store_options *opt,
+                         pa_store **out)
 {
     pa_store *s;
     int version = 0;
@@ -223,7 +249,6 @@ pa_err pa_store_open(const char *path, const pa_store_options *opt,
         pa_store_close(s);
         return e;
     }
-    s->gate = pa_sq_gate_get(path);
     *out = s;
     return PA_OK;
 }
@@ -249,7 +274,8 @@ void pa_store_close(pa_store *s)
     sqlite3_close(s->db);
     if (s->in_gate)
         pa_sq_gate_leave(s->gate);
-    pa_sq_gate_put(s->gate);
+    if (!s->lane)
+        pa_sq_gate_put(s->gate);
     free(s);
 }
 

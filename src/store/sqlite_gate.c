@@ -14,13 +14,21 @@
  * Group commit.  pa_store_write() queues a unit of work on the gate; the
  * first writer to find no batch running becomes the leader, takes every
  * unit queued so far, runs them one after another inside ONE write
- * transaction on its own connection - each in a savepoint, so a unit that
+ * transaction on the gate's writer connection - each in a savepoint, so a unit that
  * fails alone rolls back alone - and commits once: one fsync for the whole
  * batch.  Units that arrive meanwhile wait for the next batch, which the
  * first of them leads.  Every caller returns only after the commit that
  * carries its writes is durable.  Units must therefore be short (the
  * cryptography runs before, on the caller's thread) and use only the
  * connection they are given.
+ *
+ * The writer connection (the "lane") belongs to the gate, not to any
+ * worker.  SQLite drops a connection's whole page cache whenever another
+ * connection has written the file since its last transaction; if every
+ * leader wrote on its own connection, each batch would start by reading
+ * back the pages the previous batch (another worker's connection) had
+ * just written - about four pread calls per verification.  One writer
+ * connection per file keeps those pages cached between batches.
  *
  * Gates are found by the database's real path, so two connections to one
  * file share one gate and connections to different files never wait for
@@ -63,6 +71,8 @@ struct pa_sq_gate {
     pthread_mutex_t qlock;
     work *head, *tail;          /* queued, not yet taken by a batch */
     int leading;                /* a leader exists (running or promoted) */
+    pa_store *lane;             /* the writer connection; only leaders use it */
+    int lane_failed;            /* it could not be opened: leaders use theirs */
     int64_t batches, units;     /* statistics */
 };
 
@@ -112,6 +122,9 @@ void pa_sq_gate_put(pa_sq_gate *g)
         return;
     pthread_mutex_lock(&table_lock);
     if (--g->refs == 0) {
+        pa_store_close(g->lane);    /* a lane holds no reference */
+        g->lane = NULL;
+        g->lane_failed = 0;
         free(g->path);
         g->path = NULL;
         g->batches = g->units = 0;
@@ -242,6 +255,11 @@ pa_err pa_store_write(pa_store *s, pa_store_work_fn fn, void *arg)
 
     if (!s || !fn)
         return pa_sq_misuse("write");
+    if (!sqlite3_get_autocommit(s->db)) {
+        /* The lane would wait for this connection's own write lock. */
+        pa_sq_set_error("write: the connection has a transaction open");
+        return PA_ERR_INVALID_REQUEST;
+    }
     if (!(g = s->gate))
         return write_alone(s, fn, arg);
     memset(&me, 0, sizeof me);
@@ -273,7 +291,11 @@ pa_err pa_store_write(pa_store *s, pa_store_work_fn fn, void *arg)
         g->batches++;
         g->units += n;
         pthread_mutex_unlock(&g->qlock);
-        run_batch(s, batch);
+        /* Only the leader touches the lane, and there is one leader. */
+        if (!g->lane && !g->lane_failed &&
+            pa_sq_open_lane(g->path, s->busy_ms, g, &g->lane) != PA_OK)
+            g->lane_failed = 1;
+        run_batch(g->lane ? g->lane : s, batch);
         pthread_mutex_lock(&g->qlock);
         for (w = batch; w; w = next) {
             next = w->next;

@@ -109,6 +109,7 @@ struct pa_store {
     pa_sq_gate *gate;      /* NULL: no gate (table full, no real path) */
     int in_gate;           /* this connection holds the gate */
     int busy_ms;           /* the busy timeout, also the gate's wait */
+    int lane;              /* the gate's own writer connection (no ref) */
 };
 
 /* ---- writer gate (sqlite_gate.c) --------------------------------------------- */
@@ -117,6 +118,10 @@ struct pa_store {
  * NULL.  Release with pa_sq_gate_put. */
 pa_sq_gate *pa_sq_gate_get(const char *path);
 void pa_sq_gate_put(pa_sq_gate *g);
+/* Opens the writer connection of gate g to the file at path: like
+ * pa_store_open, but it belongs to the gate and holds no reference. */
+pa_err pa_sq_open_lane(const char *path, int busy_ms, pa_sq_gate *g,
+                       pa_store **out);
 /* Waits up to timeout_ms to become the process's writer of the file:
  * 1 when entered (always for NULL), 0 on time-out. */
 int pa_sq_gate_enter(pa_sq_gate *g, int timeout_ms);

@@ -519,8 +519,14 @@ static pa_err set_number(pa_config *c, const key_desc *d, const char *text,
     int64_t v;
 
     if (d->kind == K_WORKERS && strcmp(text, "auto") == 0) {
+        /* Workers spend most of a write waiting for its group commit's
+         * fsync, and a batch can only carry the requests in flight: 2 per
+         * core left VerifySignature at 2.4 verifications per fsync, 16
+         * reached 8.8 and twice the rate (BENCHMARKS.md). */
         int cpus = online_cpus();
-        v = cpus * 2 > MAX_WORKERS ? MAX_WORKERS : cpus * 2;
+        v = cpus * 8 < 16 ? 16 : cpus * 8;
+        if (v > MAX_WORKERS)
+            v = MAX_WORKERS;
     } else if (!parse_int(text, &v)) {
         snprintf(why, wl, "'%.64s' is not a whole number%s", text,
                  d->kind == K_WORKERS ? " or 'auto'" : "");

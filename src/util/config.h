@@ -113,7 +113,7 @@ typedef struct pa_config {
 } pa_config;
 
 /* Fills c (whose previous contents are ignored, not freed) with every
- * default; workers = 2 x online CPUs.  PA_ERR_UNKNOWN_ERROR when out of
+ * default; workers = 8 x online CPUs, at least 16.  PA_ERR_UNKNOWN_ERROR when out of
  * memory (c is then safe to pass to pa_config_free). */
 pa_err pa_config_defaults(pa_config *c);
 

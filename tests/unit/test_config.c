@@ -104,7 +104,9 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL_FATAL(pa_config_defaults(&c), PA_OK);
     CU_ASSERT_STRING_EQUAL(c.listen, "127.0.0.1:8080");
     CU_ASSERT_STRING_EQUAL(c.context_path, "/powerauth-java-server");
-    CU_ASSERT_EQUAL(c.workers, 2 * (cpus < 1 ? 1 : cpus));
+    /* auto: 8 per online CPU, at least 16 */
+    CU_ASSERT_EQUAL(c.workers, 8 * (cpus < 1 ? 1 : cpus) < 16
+                                   ? 16 : 8 * (cpus < 1 ? 1 : cpus));
     CU_ASSERT_EQUAL(c.max_body_bytes, 1048576);
     CU_ASSERT_EQUAL(c.max_xml_depth, 64);
     CU_ASSERT_EQUAL(c.recv_timeout_ms, 10000);
@@ -580,7 +582,7 @@ static void test_set_booleans(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "no_such_key"));
     CU_ASSERT_EQUAL(pa_config_set(&c, "workers", "auto", err, sizeof err),
                     PA_OK);
-    CU_ASSERT(c.workers >= 2);
+    CU_ASSERT(c.workers >= 16);
     pa_config_free(&c);
 }
 

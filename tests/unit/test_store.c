@@ -1123,6 +1123,35 @@ static void test_write_units(void)
     CU_ASSERT_EQUAL(pa_store_rollback(db), PA_OK);
 }
 
+static pa_err record_unit(pa_store *s, void *p, int *keep)
+{
+    (void)keep;
+    *(pa_store **)p = s;
+    return PA_OK;
+}
+
+/* Units run on the gate's own writer connection (its page cache stays
+ * warm between batches), the same one whichever connection of the file
+ * asks, never on the caller's; after every connection of the file is
+ * closed a new one gets a working lane again. */
+static void test_write_lane(void)
+{
+    pa_store *other = NULL, *seen1 = NULL, *seen2 = NULL;
+    unit_arg ok = {"w-lane", PA_OK, 0};
+
+    CU_ASSERT_EQUAL_FATAL(pa_store_open(path, NULL, &other), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_write(db, record_unit, &seen1), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_write(other, record_unit, &seen2), PA_OK);
+    CU_ASSERT_PTR_NOT_NULL(seen1);
+    CU_ASSERT_PTR_EQUAL(seen1, seen2);
+    CU_ASSERT_PTR_NOT_EQUAL(seen1, db);
+    CU_ASSERT_PTR_NOT_EQUAL(seen1, other);
+    /* the lane's writes are visible to the callers' connections */
+    CU_ASSERT_EQUAL(pa_store_write(other, insert_unit, &ok), PA_OK);
+    CU_ASSERT_EQUAL(count("SELECT count(*) FROM pa_application WHERE name = 'w-lane'"), 1);
+    pa_store_close(other);
+}
+
 #define GC_THREADS 8
 #define GC_UNITS 25
 
@@ -4078,6 +4107,7 @@ static const test_entry store_tests[] = {
     { "busy timeout honoured", test_busy_timeout_honoured },
     { "writer gate per database file", test_writer_gate_per_file },
     { "write units commit or roll back alone", test_write_units },
+    { "write units run on the file's writer connection", test_write_lane },
     { "write: concurrent units share commits", test_write_group_commit },
     { "concurrent writers", test_concurrent_writers },
     { "writer waits for the lock", test_writer_waits_for_lock },
