@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "crypto/primitives.h"
+#include "auth/auth.h"
 #include "net/server.h"
 #include "service/delivery.h"
 #include "service/http.h"
@@ -180,6 +181,7 @@ out:
     pa_server_free(srv);
     pa_keycache_free();
     pa_token_shutdown();
+    pa_auth_free_caches();
     pa_http_free();
     pa_log_close();
     pa_config_free(&cfg);

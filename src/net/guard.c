@@ -19,10 +19,29 @@ enum {                          /* XML states */
     X_CDATA
 };
 
+static void limits_or_defaults(pa_guard_limits *l)
+{
+    if (l->max_attributes <= 0)
+        l->max_attributes = PA_GUARD_DEFAULT_ATTRIBUTES;
+    if (l->max_namespaces <= 0)
+        l->max_namespaces = PA_GUARD_DEFAULT_NAMESPACES;
+    if (l->max_header_bytes == 0)
+        l->max_header_bytes = PA_GUARD_DEFAULT_HEADER_BYTES;
+}
+
+void pa_guard_set_limits(pa_guard *g, const pa_guard_limits *lim)
+{
+    memset(&g->lim, 0, sizeof g->lim);
+    if (lim)
+        g->lim = *lim;
+    limits_or_defaults(&g->lim);
+}
+
 void pa_guard_reset(pa_guard *g, int max_depth)
 {
     /* open[] is written before it is read: only the fields before it */
     memset(g, 0, offsetof(pa_guard, open));
+    limits_or_defaults(&g->lim);
     g->max_depth = max_depth < PA_GUARD_MAX_DEPTH ? max_depth : PA_GUARD_MAX_DEPTH;
     g->content_length = -1;
     g->hstate = H_HEADERS;
@@ -41,6 +60,18 @@ static pa_guard_result fail(pa_guard *g, pa_guard_result r)
     return g->failed;
 }
 
+/* A digit of a character reference, -1 if it is none. */
+static int hexval_strict(char c, int hex)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (hex && c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (hex && c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 /* --- XML ------------------------------------------------------------------ */
 
 /* Tag names are compared by a 32-bit FNV-1a hash of the name as written
@@ -48,27 +79,182 @@ static pa_guard_result fail(pa_guard *g, pa_guard_result r)
  * lenient parser would otherwise accept. */
 #define NAME_HASH_INIT 2166136261u
 
+static uint32_t fnv(uint32_t h, char c)
+{
+    return (h ^ (unsigned char)c) * 16777619u;
+}
+
+/* FNV-1a of "Security" and of "UsernameToken" (test_guard checks them). */
+#define HASH_SECURITY 0xc2fe21dbu
+#define HASH_USERNAME_TOKEN 0x04da43aeu
+
+/* A start tag's name is complete: counts WS-Security headers (children of
+ * the Header, itself a child of the Envelope) and their UsernameTokens. */
+static void start_tag_named(pa_guard *g)
+{
+    if (g->depth == 2 && g->lname == HASH_SECURITY)
+        g->security_headers++;
+    else if (g->depth == 3 && g->lname == HASH_USERNAME_TOKEN)
+        g->username_tokens++;
+}
+
 static void name_char(pa_guard *g, char c)
 {
     if (!g->in_name)
         return;
     if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '/' || c == '>') {
         g->in_name = 0;
+        if (g->xstate == X_STAG)
+            start_tag_named(g);
         return;
     }
-    g->name = (g->name ^ (unsigned char)c) * 16777619u;
+    g->name = fnv(g->name, c);
+    g->lname = c == ':' ? NAME_HASH_INIT : fnv(g->lname, c);
 }
 
 static void name_start(pa_guard *g, char c)
 {
-    g->name = NAME_HASH_INIT;
+    g->name = g->lname = NAME_HASH_INIT;
     g->in_name = 1;
     name_char(g, c);
+}
+
+/* --- characters and references ------------------------------------------- */
+
+/* XML 1.0's Char production: what a document may contain at all. */
+static int xml_char_allowed(uint32_t v)
+{
+    return v == 0x9 || v == 0xA || v == 0xD || (v >= 0x20 && v <= 0xD7FF)
+           || (v >= 0xE000 && v <= 0xFFFD) || (v >= 0x10000 && v <= 0x10FFFF);
+}
+
+/* One body byte through a strict UTF-8 decoder: no overlong forms (so
+ * "\xc0\xbc" never becomes '<' anywhere behind us), no surrogates, nothing
+ * above U+10FFFF, and only characters XML allows (no NUL).  A bank's user
+ * id is stored as sent or not at all. */
+static pa_guard_result utf8_byte(pa_guard *g, unsigned char b)
+{
+    if (g->cont) {
+        if ((b & 0xC0) != 0x80)
+            return fail(g, PA_GUARD_CHARSET);
+        g->cp = g->cp << 6 | (uint32_t)(b & 0x3F);
+        if (--g->cont == 0 && (g->cp < g->cp_min || !xml_char_allowed(g->cp)))
+            return fail(g, PA_GUARD_CHARSET);
+        return PA_GUARD_OK;
+    }
+    if (b < 0x80)
+        return xml_char_allowed(b) ? PA_GUARD_OK : fail(g, PA_GUARD_CHARSET);
+    if (b >= 0xC2 && b <= 0xDF)
+        g->cont = 1, g->cp = b & 0x1Fu, g->cp_min = 0x80;
+    else if (b >= 0xE0 && b <= 0xEF)
+        g->cont = 2, g->cp = b & 0x0Fu, g->cp_min = 0x800;
+    else if (b >= 0xF0 && b <= 0xF4)
+        g->cont = 3, g->cp = b & 0x07u, g->cp_min = 0x10000;
+    else                        /* a stray continuation, 0xC0/0xC1, 0xF5.. */
+        return fail(g, PA_GUARD_CHARSET);
+    return PA_GUARD_OK;
+}
+
+/* The text between '&' and ';': a predefined entity or a character
+ * reference to a character XML allows.  gSOAP turns anything else into
+ * bytes of its own choosing ("&undefined;" was stored as "\x7Fed;"). */
+static int reference_ok(const char *r, size_t n)
+{
+    static const char *const named[] = {"lt", "gt", "amp", "quot", "apos"};
+    uint32_t v = 0;
+    size_t i = 1;
+    int hex;
+
+    for (size_t k = 0; k < sizeof named / sizeof *named; k++)
+        if (n == strlen(named[k]) && memcmp(r, named[k], n) == 0)
+            return 1;
+    if (n < 2 || r[0] != '#')
+        return 0;
+    hex = r[1] == 'x';
+    if (hex)
+        i = 2;
+    if (i >= n || n - i > (hex ? 6 : 7))
+        return 0;
+    for (; i < n; i++) {
+        int d = hexval_strict(r[i], hex);
+
+        if (d < 0)
+            return 0;
+        v = v * (hex ? 16u : 10u) + (uint32_t)d;
+    }
+    return xml_char_allowed(v);
+}
+
+/* Inside text or an attribute value: follows references.  Returns 1 when
+ * the character belongs to a reference (the XML states need not see it). */
+static int reference_char(pa_guard *g, char c)
+{
+    if (!g->in_ref) {
+        if (c != '&')
+            return 0;
+        g->in_ref = 1;
+        g->ref_len = 0;
+        return 1;
+    }
+    if (c == ';') {
+        g->in_ref = 0;
+        if (!reference_ok(g->ref, g->ref_len))
+            fail(g, PA_GUARD_ENTITY);
+    } else if (g->ref_len < sizeof g->ref) {
+        g->ref[g->ref_len++] = c;
+    } else {
+        fail(g, PA_GUARD_ENTITY);   /* longer than any valid reference */
+    }
+    return 1;
+}
+
+/* --- attributes ------------------------------------------------------------ */
+
+static int blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* A character of a start tag outside quoted values, after the element's
+ * name: counts attributes and namespace declarations.  gSOAP's attribute
+ * handling grows with their square: 40,000 attributes on one element cost
+ * 21.7 s of CPU. */
+static pa_guard_result attribute_char(pa_guard *g, char c)
+{
+    if (!g->in_attr_name) {
+        if (blank(c) || c == '=' || c == '/' || c == '>' || c == '"' || c == '\'')
+            return PA_GUARD_OK;
+        g->in_attr_name = 1;
+        g->attr_at = 0;
+    }
+    if (!blank(c) && c != '=' && c != '/' && c != '>') {
+        if (g->attr_at < (int)sizeof g->attr_head)
+            g->attr_head[g->attr_at] = c;
+        g->attr_at++;
+        return PA_GUARD_OK;
+    }
+    g->in_attr_name = 0;
+    if (++g->attrs > g->lim.max_attributes)
+        return fail(g, PA_GUARD_ATTRIBUTES);
+    if (g->attr_at >= 5 && memcmp(g->attr_head, "xmlns", 5) == 0
+        && (g->attr_at == 5 || g->attr_head[5] == ':')
+        && ++g->nsdecls > g->lim.max_namespaces)
+        return fail(g, PA_GUARD_ATTRIBUTES);
+    return PA_GUARD_OK;
 }
 
 /* One character of the XML body. */
 static pa_guard_result xml_char(pa_guard *g, char c)
 {
+    if (utf8_byte(g, (unsigned char)c) != PA_GUARD_OK)
+        return g->failed;
+    if ((g->xstate == X_TEXT && g->depth > 0) || g->xstate == X_STAG_QUOTE) {
+        if (g->in_ref && (c == '<' || blank(c)
+                          || (g->xstate == X_STAG_QUOTE && c == g->quote)))
+            return fail(g, PA_GUARD_ENTITY);    /* a reference left open */
+        if (reference_char(g, c))
+            return g->failed;
+    }
     switch (g->xstate) {
     case X_TEXT:
         if (c == '<')
@@ -87,11 +273,15 @@ static pa_guard_result xml_char(pa_guard *g, char c)
             g->xstate = X_BANG, g->bang_len = 0;
         } else {
             g->xstate = X_STAG, g->prev = c;
+            g->attrs = g->nsdecls = g->in_attr_name = 0;
             name_start(g, c);
         }
         break;
     case X_STAG:
-        name_char(g, c);
+        if (g->in_name)
+            name_char(g, c);
+        else if (attribute_char(g, c) != PA_GUARD_OK)
+            return g->failed;
         if (c == '"' || c == '\'') {
             g->xstate = X_STAG_QUOTE;
             g->quote = c;
@@ -240,28 +430,67 @@ static int hexval(char c)
     return -1;
 }
 
+/* The body has ended: it must not end inside a character or reference. */
+static pa_guard_result body_done(pa_guard *g)
+{
+    g->hstate = H_DONE;
+    if (g->cont)
+        return fail(g, PA_GUARD_CHARSET);
+    if (g->in_ref)
+        return fail(g, PA_GUARD_ENTITY);
+    return PA_GUARD_OK;
+}
+
+/* A character of a header line.  A field name runs up to its colon with
+ * no white space before it (RFC 9112 5.1: "Transfer-Encoding : chunked"
+ * must be refused, not read one way here and another way by gSOAP), and
+ * obsolete line folding is refused too. */
+static pa_guard_result header_char(pa_guard *g, char c)
+{
+    if (g->line_no > 0 && !g->colon_seen) {
+        if (c == ':')
+            g->colon_seen = 1;
+        else if (c == ' ' || c == '\t')
+            return fail(g, PA_GUARD_FRAMING);
+    }
+    if (g->line_len < sizeof g->line - 1)
+        g->line[g->line_len] = c;
+    g->line_len++;
+    return PA_GUARD_OK;
+}
+
 /* Feeds one byte through the framing; body bytes go to the XML scanner. */
 static pa_guard_result http_char(pa_guard *g, char c)
 {
+    if (g->hstate != H_BODY && g->hstate != H_CHUNK_DATA
+        && ++g->header_bytes > g->lim.max_header_bytes)
+        return fail(g, PA_GUARD_HEADERS);
     switch (g->hstate) {
     case H_HEADERS:
         if (c == '\n') {
-            pa_guard_result r = g->line_len == 0  /* blank: body follows */
-                                    ? end_of_headers(g) : header_line(g);
+            pa_guard_result r = PA_GUARD_OK;
 
+            if (g->line_len == 0 && g->line_no == 0)
+                return PA_GUARD_OK;             /* a CRLF before the request */
+            if (g->line_len == 0)
+                r = end_of_headers(g);          /* blank: body follows */
+            else if (g->line_no > 0 && !g->colon_seen)
+                r = fail(g, PA_GUARD_FRAMING);  /* a line with no field */
+            else if (g->line_no > 0)
+                r = header_line(g);
+            g->line_no++;
             g->line_len = 0;
+            g->colon_seen = 0;
             return r;
         } else if (c != '\r') {
-            if (g->line_len < sizeof g->line - 1)
-                g->line[g->line_len] = c;
-            g->line_len++;
+            return header_char(g, c);
         }
         return PA_GUARD_OK;
     case H_BODY:
         g->body_bytes++;
-        if (--g->remaining == 0)
-            g->hstate = H_DONE;
-        return xml_char(g, c);
+        if (xml_char(g, c) == PA_GUARD_OK && --g->remaining == 0)
+            body_done(g);
+        return g->failed;
     case H_CHUNK_SIZE: {
         int v = hexval(c);
 
@@ -299,7 +528,7 @@ static pa_guard_result http_char(pa_guard *g, char c)
     case H_TRAILER:                         /* trailer lines, blank line ends */
         if (c == '\n') {
             if (g->line_len == 0)
-                g->hstate = H_DONE;
+                body_done(g);
             g->line_len = 0;
         } else if (c != '\r') {
             g->line_len++;
@@ -315,9 +544,10 @@ pa_guard_result pa_guard_feed(pa_guard *g, const char *buf, size_t n)
     for (size_t i = 0; i < n && g->failed == PA_GUARD_OK; i++) {
         if (g->hstate == H_DONE) {
             /* a pipelined next request on the same connection */
-            int depth = g->max_depth;
+            pa_guard_limits lim = g->lim;
 
-            pa_guard_reset(g, depth);
+            pa_guard_reset(g, g->max_depth);
+            g->lim = lim;
         }
         g->started = 1;
         http_char(g, buf[i]);

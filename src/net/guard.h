@@ -31,19 +31,43 @@ typedef enum {
     PA_GUARD_ENCODING,      /* a Content-Encoding other than identity */
     PA_GUARD_MALFORMED,     /* end tag not matching its start tag, or
                              * markup or text after the root element */
+    PA_GUARD_CHARSET,       /* not UTF-8, or a character XML forbids (NUL,
+                             * other C0 controls, U+FFFE/U+FFFF) */
+    PA_GUARD_ENTITY,        /* a reference other than the five predefined
+                             * entities or a character reference to an
+                             * allowed character */
+    PA_GUARD_ATTRIBUTES,    /* more attributes or namespace declarations
+                             * on one element than allowed */
+    PA_GUARD_HEADERS,       /* more header, chunk-line, chunk-extension and
+                             * trailer bytes than allowed */
 } pa_guard_result;
+
+/* Limits besides the nesting depth; 0 in a field means its default. */
+typedef struct pa_guard_limits {
+    int max_attributes;         /* attributes of one element */
+    int max_namespaces;         /* xmlns declarations of one element */
+    uint64_t max_header_bytes;  /* everything of a request but its body */
+} pa_guard_limits;
+
+#define PA_GUARD_DEFAULT_ATTRIBUTES 64
+#define PA_GUARD_DEFAULT_NAMESPACES 32
+#define PA_GUARD_DEFAULT_HEADER_BYTES 65536
 
 /* Deepest nesting the guard can follow (the configuration's maximum). */
 #define PA_GUARD_MAX_DEPTH 10000
 
 typedef struct pa_guard {
     int max_depth;
+    pa_guard_limits lim;
     pa_guard_result failed;     /* sticky */
     int started;                /* any byte of the current request seen */
     /* HTTP framing */
     int hstate;
     char line[96];              /* current header line (prefix) */
     size_t line_len;
+    int line_no;                /* header lines seen (0: the request line) */
+    int colon_seen;             /* the current header line has its ':' */
+    uint64_t header_bytes;      /* bytes outside the body so far */
     int64_t content_length;     /* -1 when absent */
     int chunked;
     uint64_t remaining;         /* body or chunk bytes still to come */
@@ -57,15 +81,34 @@ typedef struct pa_guard {
     size_t bang_len;
     int tail;                   /* matched part of a closing sequence */
     uint32_t name;              /* hash of the tag name being read */
+    uint32_t lname;             /* the same, of its local part */
+    int security_headers;       /* Envelope/Header/Security elements seen */
+    int username_tokens;        /* .../Security/UsernameToken elements seen */
     int in_name;                /* still reading that name */
     int root_done;              /* the root element has ended */
+    int attrs, nsdecls;         /* of the start tag being read */
+    int attr_at;                /* chars of the current attribute name seen */
+    char attr_head[6];          /* its first chars ("xmlns:" / "xmlns=") */
+    int in_attr_name;
+    /* UTF-8 decoding of body bytes */
+    uint32_t cp;                /* code point being decoded */
+    int cont;                   /* continuation bytes still expected */
+    uint32_t cp_min;            /* smallest value its length may encode */
+    /* an entity or character reference being read (after '&') */
+    int in_ref;
+    char ref[12];
+    size_t ref_len;
     /* name hashes of the open elements; last, so a reset need not clear it */
     uint32_t open[PA_GUARD_MAX_DEPTH];
 } pa_guard;
 
 /* Starts a new request with the given nesting limit (at most
- * PA_GUARD_MAX_DEPTH). */
+ * PA_GUARD_MAX_DEPTH) and the default other limits. */
 void pa_guard_reset(pa_guard *g, int max_depth);
+
+/* Sets the other limits after a reset (pa_guard_feed keeps them for a
+ * pipelined next request); NULL or 0 fields: defaults. */
+void pa_guard_set_limits(pa_guard *g, const pa_guard_limits *lim);
 
 /* Feeds raw bytes as read from the socket.  Returns the first violation
  * (and keeps returning it); PA_GUARD_OK otherwise. */

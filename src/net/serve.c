@@ -22,6 +22,15 @@ static const char *guard_message(pa_guard_result r)
         return "The request body is not well-formed XML";
     case PA_GUARD_ENCODING:
         return "Content-Encoding is not accepted";
+    case PA_GUARD_CHARSET:
+        return "The request body is not valid UTF-8 XML text (or holds a "
+               "character XML forbids)";
+    case PA_GUARD_ENTITY:
+        return "Undefined entity or invalid character reference";
+    case PA_GUARD_ATTRIBUTES:
+        return "Too many attributes or namespace declarations on one element";
+    case PA_GUARD_HEADERS:
+        return "The request headers exceed the size limit";
     default:
         return "Malformed HTTP request framing";
     }
@@ -94,6 +103,20 @@ static size_t guarded_recv(struct soap *soap, char *buf, size_t len)
     return take;
 }
 
+/* gSOAP's close hook.  gSOAP closes the socket itself on some failures
+ * (a Connection: close or HTTP/1.0 request whose body fails to parse) and
+ * then writes the fault it still owes to its "sendfd", which is stdout:
+ * the client got 0 bytes and stdout filled with faults.  The worker pool
+ * owns every descriptor instead: this hook only notes that the connection
+ * must close after the answer, so the answer still reaches its socket. */
+static int keep_socket(struct soap *soap)
+{
+    pa_ctx *ctx = soap->user;
+
+    ((pa_netstate *)ctx->net)->close_wanted = 1;
+    return SOAP_OK;
+}
+
 void pa_serve_init(struct soap *soap, pa_netstate *ns)
 {
     pa_ctx *ctx = soap->user;
@@ -101,6 +124,10 @@ void pa_serve_init(struct soap *soap, pa_netstate *ns)
     memset(ns, 0, sizeof *ns);
     ns->raw_recv = soap->frecv;
     soap->frecv = guarded_recv;
+    soap->fclose = keep_socket;
+    /* Never the process's stdin/stdout, whatever gSOAP falls back to. */
+    soap->recvfd = -1;
+    soap->sendfd = -1;
     ctx->net = ns;
 }
 
@@ -119,6 +146,14 @@ void pa_serve_attach(struct soap *soap)
 
     ns->stash_len = ns->stash_pos = 0;
     soap->bufidx = soap->buflen = 0;
+}
+
+int pa_serve_unread(const struct soap *soap)
+{
+    const pa_ctx *ctx = soap->user;
+    const pa_netstate *ns = ctx->net;
+
+    return ns->guard.started && !pa_guard_complete(&ns->guard);
 }
 
 int pa_serve_fault_keepalive(const struct soap *soap)
@@ -205,10 +240,18 @@ int pa_serve_one(struct soap *soap)
     int64_t start = pa_time_mono_us();
 
     pa_guard_reset(&ns->guard, ctx->cfg->max_xml_depth);
+    {
+        pa_guard_limits lim = {ctx->cfg->max_xml_attributes,
+                               ctx->cfg->max_xml_namespaces,
+                               (uint64_t)ctx->cfg->max_header_bytes};
+
+        pa_guard_set_limits(&ns->guard, &lim);
+    }
     /* gSOAP's buffer holds nothing of this request (the stash does) */
     soap->bufidx = soap->buflen = 0;
     ns->truncated = 0;
     ns->keepalive_wanted = 0;
+    ns->close_wanted = 0;
     ctx->operation = NULL;
     ctx->result = PA_OK;
     ctx->client_error = 0;
@@ -235,15 +278,14 @@ int pa_serve_one(struct soap *soap)
     log_request(soap, start);
     soap_destroy(soap);
     soap_end(soap);
-    if (!soap_valid_socket(soap->socket))
-        return 0;
     /* SOAP_STOP: a GET/HEAD hook sent a complete answer itself.
-     * SOAP_FAULT with keep-alive: see pa_serve_fault_keepalive. */
-    if (soap->keep_alive <= 0
+     * SOAP_FAULT with keep-alive: see pa_serve_fault_keepalive.  The
+     * caller closes the descriptor (keep_socket). */
+    if (ns->close_wanted || !soap_valid_socket(soap->socket)
+        || soap->keep_alive <= 0
         || (soap->error != SOAP_OK && soap->error != SOAP_STOP
             && soap->error != SOAP_FAULT)) {
-        soap->keep_alive = 0;       /* soap_closesock closes only then */
-        soap_closesock(soap);
+        soap->keep_alive = 0;
         soap->socket = SOAP_INVALID_SOCKET;
         return 0;
     }

@@ -17,6 +17,7 @@ typedef struct pa_netstate {
     size_t (*raw_recv)(struct soap *, char *, size_t);
     int truncated;              /* body complete, document not */
     int keepalive_wanted;       /* the request allows keep-alive (HTTP/1.1 ...) */
+    int close_wanted;           /* gSOAP asked to close after this answer */
     int64_t deadline_us;        /* monotonic time by which it must be read */
     /* Bytes read past the end of the current request (a pipelined next
      * request): gSOAP is never given them with the current request (it
@@ -32,13 +33,18 @@ void pa_serve_init(struct soap *soap, pa_netstate *ns);
 
 /* Serves one request on soap->socket (blocking, with the configured
  * timeouts).  Returns 1 when the connection stays open for another request
- * (keep-alive), 0 when it was closed. */
+ * (keep-alive), 0 when the caller must close it.  gSOAP never closes the
+ * descriptor itself (nor writes anywhere but to it). */
 int pa_serve_one(struct soap *soap);
 
 /* 1 when the connection may stay open after a fault: the request asked
  * for keep-alive, was read to its end and was not itself refused (a
  * Server fault from an operation).  gSOAP closes after every fault. */
 int pa_serve_fault_keepalive(const struct soap *soap);
+
+/* 1 when the last request was refused before its end arrived (the client
+ * may still be sending it). */
+int pa_serve_unread(const struct soap *soap);
 
 /* 1 when bytes of a pipelined next request were already read. */
 int pa_serve_pending(const struct soap *soap);

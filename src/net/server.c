@@ -26,7 +26,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <poll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -385,6 +387,38 @@ static int rearm_conn(void *arg, pa_conn *c, uint64_t key)
     return epoll_rearm(srv->epfd, c->fd, key);
 }
 
+/* Bounds of the lingering close below. */
+#define LINGER_MS 200
+#define LINGER_BYTES (512 * 1024)
+
+/* Closes a connection after its last answer.  Closing a socket with
+ * unread bytes makes the kernel send a reset, and a reset makes the
+ * client's kernel drop the answer it has not read yet: a client refused
+ * in the middle of sending (too large, too many attributes) would get
+ * nothing.  So: end our side first, then read and discard what is still
+ * arriving - briefly and boundedly - and only then close. */
+static void close_answered(int fd, int unread)
+{
+    char sink[16384];
+    int64_t until = pa_time_mono_us() + (int64_t)LINGER_MS * 1000;
+    size_t drained = 0;
+
+    (void)shutdown(fd, SHUT_WR);
+    while (unread && drained < LINGER_BYTES) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int64_t left = (until - pa_time_mono_us()) / 1000;
+        ssize_t n;
+
+        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+            break;
+        n = recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+        if (n <= 0)
+            break;
+        drained += (size_t)n;
+    }
+    close(fd);
+}
+
 /* Serves the request(s) waiting on the connection named by key, then parks
  * it (keep-alive) or closes it. */
 static void serve_conn(worker *w, uint64_t key)
@@ -408,8 +442,8 @@ static void serve_conn(worker *w, uint64_t key)
         soap->socket = SOAP_INVALID_SOCKET;
         return;
     }
-    if (open)                           /* still open: stopping, or re-arm failed */
-        close(c->fd);
+    /* The descriptor is ours to close, never gSOAP's (serve.c). */
+    close_answered(c->fd, pa_serve_unread(soap));
     soap->socket = SOAP_INVALID_SOCKET;
     pa_conntable_release(&srv->conns, c);
 }

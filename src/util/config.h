@@ -57,6 +57,10 @@ typedef struct pa_config {
     int workers;                 /* worker threads */
     int64_t max_body_bytes;      /* largest accepted request body */
     int max_xml_depth;           /* deepest accepted XML element nesting */
+    int max_xml_attributes;      /* attributes of one element */
+    int max_xml_namespaces;      /* namespace declarations of one element */
+    int64_t max_header_bytes;    /* request bytes outside the body: headers,
+                                  * chunk lines and extensions, trailers */
     int recv_timeout_ms;         /* socket receive timeout */
     int send_timeout_ms;         /* socket send timeout */
     int keepalive_timeout_ms;    /* idle keep-alive wait; 0 = no keep-alive */
@@ -69,6 +73,9 @@ typedef struct pa_config {
     char *application_display_name;
     char *application_environment;
     bool restrict_access;
+    int64_t wsse_digest_max_age_ms;     /* oldest accepted digest Created */
+    int64_t wsse_digest_future_skew_ms; /* furthest ahead of the clock */
+    int wsse_nonce_cache_entries;       /* (Nonce, Created) pairs remembered */
     int generate_activation_id_iterations;
     int generate_token_id_iterations;
     int generate_activation_code_iterations;

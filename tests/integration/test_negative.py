@@ -21,7 +21,7 @@ import os
 from pa_itest import (Skip, Conn, Runner, SOAP12_NS, V3_NS, Answer, call, call_raw,
                       check_alive, check_fault, envelope, exchange,
                       http_bytes, op_xml, require_port, soap_post,
-                      ENDPOINT_PATH, CONTEXT)
+                      ENDPOINT_PATH, CONTEXT, local)
 
 MAX_BODY = int(os.environ.get("PA_ITEST_MAX_BODY", "65536"))
 MAX_DEPTH = int(os.environ.get("PA_ITEST_MAX_DEPTH", "32"))
@@ -419,6 +419,154 @@ def soap12_envelope():
     assert code in ("Client", "VersionMismatch", "Sender"), \
         "SOAP 1.2 request got faultcode %r" % f["code"]
     assert a.response("GetSystemStatus") is None
+    check_alive()
+
+
+def closing_variants():
+    """(name, version, extra headers) of a client that will not keep the
+    connection: the answer must still reach its socket."""
+    return [("HTTP/1.1 Connection: close", "HTTP/1.1", [("Connection", "close")]),
+            ("HTTP/1.0", "HTTP/1.0", [])]
+
+
+@T.test
+def faults_reach_closing_clients():
+    # gSOAP closed these connections itself before answering and wrote the
+    # fault to stdout instead: the client got 0 bytes.  Every case must get
+    # a whole Client fault on its socket (check_log then finds no XML in
+    # the server's output, stdout included).
+    soap12 = envelope(op_xml("GetSystemStatus"), soap_ns=SOAP12_NS)
+    utf16 = ('<?xml version="1.0" encoding="UTF-16"?>' +
+             envelope(op_xml("GetSystemStatus"))).encode("utf-16")
+    bodies = [("UTF-16 body", utf16, "text/xml; charset=utf-16"),
+              ("SOAP 1.2 envelope", soap12.encode(), "application/soap+xml"),
+              ("empty body", b"", "text/xml; charset=utf-8"),
+              ("not XML", b"hello", "text/xml; charset=utf-8")]
+    bad = []
+    for vname, version, headers in closing_variants():
+        for bname, body, ctype in bodies:
+            a = post_raw(body, headers=headers, version=version,
+                         content_type=ctype)
+            try:
+                assert a.status in (400, 500), "HTTP %d" % a.status
+                f = a.fault()
+                assert f is not None, "no SOAP fault: %r" % a.http.body[:120]
+                assert local(f["code"]) in ("Client", "VersionMismatch"), \
+                    "faultcode %r" % f["code"]
+            except AssertionError as e:
+                bad.append("%s / %s: %s" % (vname, bname, e))
+    assert not bad, "; ".join(bad)
+    check_alive()
+
+
+def post_refused_early(data):
+    """Sends data from a thread while reading the answer: the server may
+    refuse (and stop reading) long before the client has sent it all."""
+    import threading
+    with Conn(timeout=10) as c:
+        def sender():
+            try:
+                c.sock.sendall(data)
+            except OSError:
+                pass
+        t = threading.Thread(target=sender)
+        t.start()
+        try:
+            resp = c.read_response()
+        finally:
+            t.join()
+        return Answer(resp)
+
+
+def app_names():
+    return [a.one("applicationName")
+            for a in call("GetApplicationList").many("applications")]
+
+
+def create_app_raw(name_bytes):
+    """CreateApplication with the name's bytes placed verbatim."""
+    body = envelope(op_xml("CreateApplication",
+                           [("applicationName", "NAME-PLACEHOLDER")])).encode()
+    return post_raw(body.replace(b"NAME-PLACEHOLDER", name_bytes))
+
+
+@T.test
+def bad_characters_refused_and_nothing_stored():
+    # Stored altered before: "bad\xff\xfe" as "bad\xc3\xbf\xc3\xbe", "nul\0after"
+    # as "nul", "&undefined;" as "\x7fed;", an overlong "\xc0\xbc" as "<".
+    before = app_names()
+    cases = [b"bad\xff\xfe", b"nul\x00after", b"x&undefined;y",
+             b"over\xc0\xbclong", b"sur\xed\xa0\x80", b"ctl\x01", b"ref&#0;",
+             b"ref&#xD800;", b"cut\xe2\x82"]
+    bad = []
+    for name in cases:
+        a = create_app_raw(name)
+        try:
+            client_fault(a)
+        except AssertionError as e:
+            bad.append("%r: %s" % (name, str(e)[:100]))
+    assert not bad, "; ".join(bad)
+    after = app_names()
+    assert after == before, "names stored: %r" % sorted(set(after) - set(before))
+    # the same names written correctly are stored exactly as sent
+    good = u"caf\u00e9 \u20ac \U0001d11e <&> x"
+    a = create_app_raw(good.replace("&", "&amp;").replace("<", "&lt;")
+                       .replace(">", "&gt;").encode("utf-8"))
+    assert a.status == 200, a.describe()
+    assert good in app_names(), "valid UTF-8 name not stored as sent"
+    check_alive()
+
+
+@T.test
+def many_attributes_refused_fast():
+    # 40,000 attributes on one element cost gSOAP 21.7 s of CPU; the guard
+    # refuses past the limit before parsing.
+    attrs = " ".join('a%d="%d"' % (i, i) for i in range(40000))
+    body = envelope(op_xml("GetSystemStatus")).replace(
+        "<GetSystemStatusRequest", "<GetSystemStatusRequest " + attrs, 1)
+    ns = " ".join('xmlns:p%d="urn:%d"' % (i, i) for i in range(200))
+    body2 = envelope(op_xml("GetSystemStatus")).replace(
+        "<GetSystemStatusRequest", "<GetSystemStatusRequest " + ns, 1)
+    for b in (body, body2):
+        (a, took) = timed(lambda: post_refused_early(soap_post(b)))
+        client_fault(a)
+        assert took < 2.0, "refusal took %.1f s" % took
+    check_alive()
+
+
+@T.test
+def space_before_header_colon_answered():
+    # "Transfer-Encoding : chunked" got no answer at all: the guard and
+    # gSOAP read the framing differently.  Refused with a fault now.
+    xml = envelope(op_xml("GetSystemStatus")).encode()
+    data = (("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n"
+             "Transfer-Encoding : chunked\r\n\r\n%x\r\n" % (ENDPOINT_PATH, len(xml)))
+            .encode() + xml + b"\r\n0\r\n\r\n")
+    (r, took) = timed(lambda: exchange(data, timeout=5))
+    a = Answer(r)
+    client_fault(a)
+    assert took < 2.0, "answer took %.1f s" % took
+    check_alive()
+
+
+@T.test
+def oversized_headers_refused():
+    xml = envelope(op_xml("GetSystemStatus"))
+    a = post_raw(xml, headers=[("X-Big", "a" * 70000)])
+    client_fault(a)
+    # an endless chunk extension is cut off at the limit, not read on
+    head = ("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n10;ext=" % ENDPOINT_PATH).encode()
+    with Conn(timeout=5) as c:
+        c.sock.sendall(head)
+        sent = 0
+        try:
+            while sent < 4 * 1024 * 1024:
+                c.sock.sendall(b"a" * 65536)
+                sent += 65536
+        except OSError:
+            pass
+        assert sent < 4 * 1024 * 1024, "4 MiB of chunk extension accepted"
     check_alive()
 
 

@@ -27,11 +27,12 @@ import json
 import os
 import re
 import sys
+import time
 
 from pa_itest import (Answer, Conn, Runner, SHARED, call, call_raw, envelope,
                       exchange, http_bytes, is_uuid4, op_xml, password_digest,
                       require_port, security_digest, security_text, soap_post,
-                      ENDPOINT_PATH, PORT, WSSE_NS)
+                      ENDPOINT_PATH, PORT, PW_DIGEST, WSSE_NS)
 
 T = Runner("restrict")
 STATE = {}
@@ -239,6 +240,88 @@ def on_wrong_digest():
                      header_xml=security_digest(token, secret + "x")))
     bad = security_digest(token, secret, digest=base64.b64encode(b"\0" * 20).decode())
     refused(call_raw("GetSystemStatus", header_xml=bad))
+
+
+def iso(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(t))
+
+
+@T.test
+def on_digest_must_be_fresh_and_used_once():
+    # Accepted before: a Created a year old, in 2099, or not a timestamp; no
+    # Nonce or Created at all; the same Nonce/Created three times.
+    token, secret = creds(1)
+    now = time.time()
+    for created in (iso(now - 365 * 86400), iso(now - 400), "2099-01-01T00:00:00Z",
+                    iso(now + 300), "not a timestamp", ""):
+        refused(call_raw("GetSystemStatus",
+                         header_xml=security_digest(token, secret, created=created)))
+    # neither Nonce nor Created: the digest of the secret alone
+    import hashlib
+    bare = base64.b64encode(hashlib.sha1(secret.encode()).digest()).decode()
+    hdr = ('<wsse:Security xmlns:wsse="%s"><wsse:UsernameToken>'
+           "<wsse:Username>%s</wsse:Username>"
+           '<wsse:Password Type="%s">%s</wsse:Password>'
+           "</wsse:UsernameToken></wsse:Security>" % (WSSE_NS, token, PW_DIGEST, bare))
+    refused(call_raw("GetSystemStatus", header_xml=hdr))
+    # one fresh digest: accepted once, refused on every replay
+    hdr = security_digest(token, secret, nonce=os.urandom(16), created=iso(now))
+    a = call_raw("GetSystemStatus", header_xml=hdr)
+    assert a.status == 200, a.describe()
+    for _ in range(2):
+        refused(call_raw("GetSystemStatus", header_xml=hdr))
+    # a little in the future (clock skew) is fine
+    a = call_raw("GetSystemStatus",
+                 header_xml=security_digest(token, secret, created=iso(now + 30)))
+    assert a.status == 200, a.describe()
+
+
+@T.test
+def on_digest_replayed_in_parallel_accepted_once():
+    import threading
+    token, secret = creds(1)
+    hdr = security_digest(token, secret, nonce=os.urandom(16), created=iso(time.time()))
+    results = []
+
+    def one():
+        a = call_raw("GetSystemStatus", header_xml=hdr)
+        results.append(a.status)
+    ts = [threading.Thread(target=one) for _ in range(16)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert results.count(200) == 1, "accepted %d times" % results.count(200)
+
+
+@T.test
+def on_two_tokens_or_headers_refused():
+    # The first used to win: a valid token followed by anything passed.
+    good = text_header(1)
+    other = security_text("nobody", "nothing")
+    body_tok = good.replace("</wsse:UsernameToken></wsse:Security>",
+                            "</wsse:UsernameToken>" +
+                            other[other.index("<wsse:UsernameToken>"):])
+    for hdr in (good + other, good + good, body_tok):
+        refused(call_raw("GetSystemStatus", header_xml=hdr))
+    a = call_raw("GetSystemStatus", header_xml=good)
+    assert a.status == 200, a.describe()
+
+
+@T.test
+def on_nul_in_credentials_refused():
+    token, secret = creds(1)
+    for hdr in (security_text(token + "\0x", secret), security_text(token, secret + "\0x"),
+                security_text(token, secret).replace(secret, secret + "&#0;")):
+        body = soap_post(envelope(op_xml("GetSystemStatus"), hdr))
+        refused(Answer(exchange(body)))
+
+
+@T.test
+def on_unknown_user_with_old_fallback_refused():
+    for pw in ("00000000-0000-4000-8000-000000000000", ""):
+        refused(call_raw("GetSystemStatus",
+                         header_xml=security_text("no-such-user", pw)))
 
 
 @T.test

@@ -109,6 +109,9 @@ static void test_defaults(void)
                                    ? 16 : 8 * (cpus < 1 ? 1 : cpus));
     CU_ASSERT_EQUAL(c.max_body_bytes, 1048576);
     CU_ASSERT_EQUAL(c.max_xml_depth, 64);
+    CU_ASSERT_EQUAL(c.max_xml_attributes, 64);
+    CU_ASSERT_EQUAL(c.max_xml_namespaces, 32);
+    CU_ASSERT_EQUAL(c.max_header_bytes, 65536);
     CU_ASSERT_EQUAL(c.recv_timeout_ms, 10000);
     CU_ASSERT_EQUAL(c.send_timeout_ms, 10000);
     CU_ASSERT_EQUAL(c.keepalive_timeout_ms, 30000);
@@ -387,6 +390,9 @@ static const struct {
     {"PASERVER_WORKERS=7", "workers = 7"},
     {"PASERVER_MAX_BODY_BYTES=4096", "max_body_bytes = 4096"},
     {"PASERVER_MAX_XML_DEPTH=32", "max_xml_depth = 32"},
+    {"PASERVER_MAX_XML_ATTRIBUTES=17", "max_xml_attributes = 17"},
+    {"PASERVER_MAX_XML_NAMESPACES=9", "max_xml_namespaces = 9"},
+    {"PASERVER_MAX_HEADER_BYTES=4096", "max_header_bytes = 4096"},
     {"PASERVER_RECV_TIMEOUT_MS=2500", "recv_timeout_ms = 2500"},
     {"PASERVER_SEND_TIMEOUT_MS=3500", "send_timeout_ms = 3500"},
     {"PASERVER_KEEPALIVE_TIMEOUT_MS=0", "keepalive_timeout_ms = 0"},

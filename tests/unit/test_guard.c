@@ -536,6 +536,254 @@ static void test_body_bytes_counted(void)
     free(ch);
 }
 
+/* --- characters, references, attributes, header bytes ------------------------ */
+
+/* Feeds inner (n bytes, NULs allowed) inside an envelope with
+ * Content-Length framing, whole and byte by byte, under the given limits
+ * (NULL: defaults); both verdicts must be want. */
+static void expect_raw_body(const char *inner, size_t n, const pa_guard_limits *lim,
+                            pa_guard_result want)
+{
+    size_t hl = strlen(ENV_HEAD), tl = strlen(ENV_TAIL), bl = hl + n + tl;
+    char head[256], *req;
+    int h = snprintf(head, sizeof head,
+                     "POST /s HTTP/1.1\r\nHost: h\r\nContent-Length: %zu\r\n\r\n", bl);
+
+    req = malloc((size_t)h + bl);
+    memcpy(req, head, (size_t)h);
+    memcpy(req + h, ENV_HEAD, hl);
+    memcpy(req + h + hl, inner, n);
+    memcpy(req + h + hl + n, ENV_TAIL, tl);
+    for (int bytewise = 0; bytewise < 2; bytewise++) {
+        pa_guard g;
+        pa_guard_result r = PA_GUARD_OK;
+        size_t len = (size_t)h + bl;
+
+        pa_guard_reset(&g, DEPTH);
+        pa_guard_set_limits(&g, lim);
+        if (bytewise)
+            for (size_t i = 0; i < len && r == PA_GUARD_OK; i++)
+                r = pa_guard_feed(&g, req + i, 1);
+        else
+            r = pa_guard_feed(&g, req, len);
+        CU_ASSERT_EQUAL(r, want);
+        if (r != want)
+            fprintf(stderr, "\n  bytewise %d: got %d, want %d for body %.80s\n",
+                    bytewise, (int)r, (int)want, inner);
+        if (want == PA_GUARD_OK)
+            CU_ASSERT(pa_guard_complete(&g));
+    }
+    free(req);
+}
+
+static void expect_inner(const char *inner, pa_guard_result want)
+{
+    expect_raw_body(inner, strlen(inner), NULL, want);
+}
+
+static void expect_inner_lim(const char *inner, const pa_guard_limits *lim,
+                             pa_guard_result want)
+{
+    expect_raw_body(inner, strlen(inner), lim, want);
+}
+
+/* Invalid UTF-8 and characters XML forbids never reach gSOAP, which
+ * stored "bad\xff\xfe" as "bad\xc3\xbf\xc3\xbe" and cut "nul\0after" to "nul". */
+static void test_utf8_and_xml_characters(void)
+{
+    static const char nul[] = "<A>nul\0after</A>";
+
+    expect_inner("<A>caf\xc3\xa9 \xe2\x82\xac \xf0\x9d\x84\x9e</A>", PA_GUARD_OK);
+    expect_inner("<A b=\"\xc5\xbe\">\xef\xbb\xbf</A>", PA_GUARD_OK);
+    expect_inner("<A>tab\tcr\rlf\n</A>", PA_GUARD_OK);
+    expect_inner("<A>bad\xff\xfe</A>", PA_GUARD_CHARSET);
+    expect_inner("<A>\xc0\xbc</A>", PA_GUARD_CHARSET);          /* overlong '<' */
+    expect_inner("<A>\xe0\x80\xbc</A>", PA_GUARD_CHARSET);      /* overlong, 3 bytes */
+    expect_inner("<A>\xf0\x80\x80\xbc</A>", PA_GUARD_CHARSET);  /* overlong, 4 bytes */
+    expect_inner("<A>\xed\xa0\x80</A>", PA_GUARD_CHARSET);      /* surrogate */
+    expect_inner("<A>\xf4\x90\x80\x80</A>", PA_GUARD_CHARSET);  /* > U+10FFFF */
+    expect_inner("<A>\xef\xbf\xbe</A>", PA_GUARD_CHARSET);      /* U+FFFE */
+    expect_inner("<A>\x80</A>", PA_GUARD_CHARSET);              /* stray continuation */
+    expect_inner("<A>\xc3</A>", PA_GUARD_CHARSET);              /* cut short */
+    expect_inner("<A>\x01</A>", PA_GUARD_CHARSET);
+    expect_inner("<A b=\"\x1b\"/>", PA_GUARD_CHARSET);
+    expect_raw_body(nul, sizeof nul - 1, NULL, PA_GUARD_CHARSET);
+    /* a body that ends inside a character: the last byte is a lead byte */
+    {
+        static const char req[] = "POST /s HTTP/1.1\r\nContent-Length: 5\r\n\r\n<a>\xe2\x82";
+        CU_ASSERT_EQUAL(feed(req, sizeof req - 1, 0, NULL), PA_GUARD_CHARSET);
+    }
+}
+
+/* Only the five predefined entities and character references to allowed
+ * characters; gSOAP turned "&undefined;" into "\x7f" + "ed;". */
+static void test_references(void)
+{
+    expect_inner("<A>&lt;&gt;&amp;&quot;&apos;&#65;&#x41;&#x1F600;&#xd7ff;</A>",
+                 PA_GUARD_OK);
+    expect_inner("<A b=\"x&amp;y&#34;\"/>", PA_GUARD_OK);
+    expect_inner("<A><![CDATA[&bogus;]]><!-- &bogus; --></A>", PA_GUARD_OK);
+    expect_inner("<A>&undefined;</A>", PA_GUARD_ENTITY);
+    expect_inner("<A>&LT;</A>", PA_GUARD_ENTITY);
+    expect_inner("<A b=\"&bogus;\"/>", PA_GUARD_ENTITY);
+    expect_inner("<A>&#0;</A>", PA_GUARD_ENTITY);
+    expect_inner("<A>&#x0;</A>", PA_GUARD_ENTITY);
+    expect_inner("<A>&#8;</A>", PA_GUARD_ENTITY);
+    expect_inner("<A>&#xD800;</A>", PA_GUARD_ENTITY);
+    expect_inner("<A>&#xFFFE;</A>", PA_GUARD_ENTITY);
+    expect_inner("<A>&#x110000;</A>", PA_GUARD_ENTITY);
+    expect_inner("<A>&#99999999;</A>", PA_GUARD_ENTITY);
+    expect_inner("<A>&#;</A>", PA_GUARD_ENTITY);
+    expect_inner("<A>&#x;</A>", PA_GUARD_ENTITY);
+    expect_inner("<A>&#1a;</A>", PA_GUARD_ENTITY);
+    expect_inner("<A>&lt</A>", PA_GUARD_ENTITY);                 /* never closed */
+    expect_inner("<A>a & b</A>", PA_GUARD_ENTITY);
+    expect_inner("<A b=\"&lt\"/>", PA_GUARD_ENTITY);
+    expect_inner("<A>&aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa;</A>", PA_GUARD_ENTITY);
+}
+
+/* n attributes named a0.. (or xmlns:p0.. when ns) on one element. */
+static char *many_attributes(int n, int ns)
+{
+    size_t cap = (size_t)n * 32 + 16, o = 0;
+    char *r = malloc(cap);
+
+    o += (size_t)snprintf(r + o, cap - o, "<A");
+    for (int i = 0; i < n; i++)
+        o += (size_t)snprintf(r + o, cap - o, ns ? " xmlns:p%d=\"urn:%d\"" : " a%d=\"%d\"",
+                              i, i);
+    snprintf(r + o, cap - o, "/>");
+    return r;
+}
+
+static void test_attribute_limits(void)
+{
+    pa_guard_limits small = {4, 2, 0};
+    char *r;
+
+    r = many_attributes(PA_GUARD_DEFAULT_ATTRIBUTES, 0);
+    expect_inner(r, PA_GUARD_OK);
+    free(r);
+    r = many_attributes(PA_GUARD_DEFAULT_ATTRIBUTES + 1, 0);
+    expect_inner(r, PA_GUARD_ATTRIBUTES);
+    free(r);
+    r = many_attributes(PA_GUARD_DEFAULT_NAMESPACES, 1);
+    expect_inner(r, PA_GUARD_OK);
+    free(r);
+    r = many_attributes(PA_GUARD_DEFAULT_NAMESPACES + 1, 1);
+    expect_inner(r, PA_GUARD_ATTRIBUTES);
+    free(r);
+    /* configured limits, and what counts: per element, names only */
+    expect_inner_lim("<A a=\"1\" b='2' c = \"3\" d=\"a=b c=d\"/>", &small, PA_GUARD_OK);
+    expect_inner_lim("<A a=\"1\" b='2' c = \"3\" d=\"4\" e=\"5\"/>", &small,
+                    PA_GUARD_ATTRIBUTES);
+    expect_inner_lim("<A a=\"1\" b=\"2\" c=\"3\"><B a=\"1\" b=\"2\" c=\"3\"/></A>", &small,
+                    PA_GUARD_OK);
+    expect_inner_lim("<A xmlns=\"urn:a\" xmlns:b=\"urn:b\" xmlnsx=\"1\"/>", &small,
+                    PA_GUARD_OK);
+    expect_inner_lim("<A xmlns=\"urn:a\" xmlns:b=\"urn:b\" xmlns:c=\"urn:c\"/>", &small,
+                    PA_GUARD_ATTRIBUTES);
+}
+
+/* Header, chunk-line, chunk-extension and trailer bytes are limited; a
+ * field name must reach its colon without white space. */
+static void test_header_bytes_and_names(void)
+{
+    pa_guard_limits lim = {0, 0, 1024};
+    char big[2048], *req;
+    pa_guard g;
+
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    /* one long header line */
+    req = malloc(4096);
+    snprintf(req, 4096, "POST /s HTTP/1.1\r\nX-Long: %s\r\nContent-Length: 4\r\n\r\n<a/>", big);
+    pa_guard_reset(&g, DEPTH);
+    pa_guard_set_limits(&g, &lim);
+    CU_ASSERT_EQUAL(pa_guard_feed(&g, req, strlen(req)), PA_GUARD_HEADERS);
+    /* within the default limit */
+    CU_ASSERT_EQUAL(feed(req, strlen(req), 0, NULL), PA_GUARD_OK);
+    /* an endless chunk extension, fed in pieces as a client would send it */
+    pa_guard_reset(&g, DEPTH);
+    pa_guard_set_limits(&g, &lim);
+    snprintf(req, 4096, "POST /s HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=");
+    CU_ASSERT_EQUAL(pa_guard_feed(&g, req, strlen(req)), PA_GUARD_OK);
+    CU_ASSERT_EQUAL(pa_guard_feed(&g, big, 512), PA_GUARD_OK);
+    CU_ASSERT_EQUAL(pa_guard_feed(&g, big, 512), PA_GUARD_HEADERS);
+    /* trailers count too */
+    pa_guard_reset(&g, DEPTH);
+    pa_guard_set_limits(&g, &lim);
+    snprintf(req, 4096, "POST /s HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "4\r\n<a/>\r\n0\r\nX-T: %s\r\n\r\n", big);
+    CU_ASSERT_EQUAL(pa_guard_feed(&g, req, strlen(req)), PA_GUARD_HEADERS);
+    /* the limits survive into a pipelined next request */
+    pa_guard_reset(&g, DEPTH);
+    pa_guard_set_limits(&g, &lim);
+    snprintf(req, 4096, "POST /s HTTP/1.1\r\nContent-Length: 4\r\n\r\n<a/>"
+             "POST /s HTTP/1.1\r\nX-Long: %.1100s\r\n\r\n", big);
+    CU_ASSERT_EQUAL(pa_guard_feed(&g, req, strlen(req)), PA_GUARD_HEADERS);
+    free(req);
+
+    expect_headers("Transfer-Encoding : chunked\r\n", 1, PA_GUARD_FRAMING);
+    expect_headers("Content-Length\t: 4\r\n", 0, PA_GUARD_FRAMING);
+    expect_headers("X-Folded: a\r\n continued\r\n", 0, PA_GUARD_FRAMING);
+    expect_headers("No colon here\r\n", 0, PA_GUARD_FRAMING);
+    expect_headers("X-Empty:\r\nX-Spaces:   a b : c  \r\n", 0, PA_GUARD_OK);
+    /* an empty line before the request line is tolerated */
+    expect("\r\nPOST /s HTTP/1.1\r\nContent-Length: 4\r\n\r\n<a/>", PA_GUARD_OK);
+}
+
+/* The guard counts WS-Security headers and UsernameTokens by place and
+ * local name (gSOAP keeps the first of each and drops the rest unseen). */
+static void count_security(const char *doc, int *headers, int *tokens)
+{
+    char *req = post_cl(doc);
+    pa_guard g;
+
+    pa_guard_reset(&g, 16);
+    CU_ASSERT_EQUAL(pa_guard_feed(&g, req, strlen(req)), PA_GUARD_OK);
+    CU_ASSERT(pa_guard_complete(&g));
+    *headers = g.security_headers;
+    *tokens = g.username_tokens;
+    free(req);
+}
+
+static void test_security_headers_counted(void)
+{
+#define SEC(p) "<" p "Security><" p "UsernameToken><" p "Username>u</" p "Username></" \
+               p "UsernameToken></" p "Security>"
+    static const char head[] = "<S:Envelope xmlns:S=\"s\" xmlns:w=\"w\"><S:Header>";
+    char doc[1024];
+    int h = 0, t = 0;
+
+    snprintf(doc, sizeof doc, "%s" SEC("w:") "</S:Header><S:Body/></S:Envelope>", head);
+    count_security(doc, &h, &t);
+    CU_ASSERT_EQUAL(h, 1);
+    CU_ASSERT_EQUAL(t, 1);
+    snprintf(doc, sizeof doc, "%s" SEC("w:") SEC("") "</S:Header><S:Body/></S:Envelope>",
+             head);
+    count_security(doc, &h, &t);
+    CU_ASSERT_EQUAL(h, 2);
+    CU_ASSERT_EQUAL(t, 2);
+    snprintf(doc, sizeof doc, "%s<w:Security><w:UsernameToken/><w:UsernameToken>"
+             "</w:UsernameToken></w:Security></S:Header><S:Body/></S:Envelope>", head);
+    count_security(doc, &h, &t);
+    CU_ASSERT_EQUAL(h, 1);
+    CU_ASSERT_EQUAL(t, 2);
+    /* elsewhere than Envelope/Header: not a header */
+    snprintf(doc, sizeof doc, "%s</S:Header><S:Body><x:Op xmlns:x=\"x\">" SEC("w:")
+             "</x:Op></S:Body></S:Envelope>", head);
+    count_security(doc, &h, &t);
+    CU_ASSERT_EQUAL(h, 0);
+    CU_ASSERT_EQUAL(t, 0);
+    /* names that only start or end like it */
+    snprintf(doc, sizeof doc, "%s<w:SecurityX/><w:XSecurity/><Securit/>"
+             "</S:Header><S:Body/></S:Envelope>", head);
+    count_security(doc, &h, &t);
+    CU_ASSERT_EQUAL(h, 0);
+#undef SEC
+}
+
 static int register_guard_suite(void)
 {
     CU_pSuite s = CU_add_suite("guard", NULL, NULL);
@@ -568,7 +816,12 @@ static int register_guard_suite(void)
         || !CU_add_test(s, "extra end tag", test_extra_end_tag)
         || !CU_add_test(s, "nothing but comments, PIs, space after the root",
                         test_nothing_but_misc_after_root)
-        || !CU_add_test(s, "body bytes counted", test_body_bytes_counted))
+        || !CU_add_test(s, "body bytes counted", test_body_bytes_counted)
+        || !CU_add_test(s, "UTF-8 and XML characters", test_utf8_and_xml_characters)
+        || !CU_add_test(s, "entity and character references", test_references)
+        || !CU_add_test(s, "attribute and namespace limits", test_attribute_limits)
+        || !CU_add_test(s, "header bytes and field names", test_header_bytes_and_names)
+        || !CU_add_test(s, "WS-Security headers counted", test_security_headers_counted))
         return -1;
     return 0;
 }

@@ -26,6 +26,8 @@
 #include <sqlite3.h>
 
 #include "auth/auth.h"
+#include "util/timeutil.h"
+#include "service/replay.h"
 #include "crypto/eckey.h"
 #include "service/application.h"
 #include "service/callback.h"
@@ -566,32 +568,32 @@ static void test_wsse_text(void)
     t.username = in.client_token;
     t.password = in.client_secret;
     t.password_type = TYPE_TEXT;
-    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t), PA_OK);
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, NULL), PA_OK);
     t.password_type = NULL;                       /* no Type = text */
-    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t), PA_OK);
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, NULL), PA_OK);
     t.password = in.id;                           /* wrong password, same length */
-    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, NULL), PA_ERR_INVALID_REQUEST);
     t.password = "";
-    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, NULL), PA_ERR_INVALID_REQUEST);
     t.password = NULL;
-    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, NULL), PA_ERR_INVALID_REQUEST);
     t.password = in.client_secret;
     t.username = in.id;                           /* unknown user */
-    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, NULL), PA_ERR_INVALID_REQUEST);
     t.username = in.client_secret;                /* secret as user */
-    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, NULL), PA_ERR_INVALID_REQUEST);
     t.username = NULL;
-    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, NULL), PA_ERR_INVALID_REQUEST);
     t.username = in.client_token;
     t.password_type = "urn:example#Other";        /* unknown type */
-    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, NULL), PA_ERR_INVALID_REQUEST);
     /* a removed integration no longer authenticates */
     {
         int removed = 0;
 
         t.password_type = TYPE_TEXT;
         CU_ASSERT_EQUAL(pa_integration_remove(db, in.id, &removed), PA_OK);
-        CU_ASSERT_EQUAL(pa_auth_check_token(db, &t), PA_ERR_INVALID_REQUEST);
+        CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, NULL), PA_ERR_INVALID_REQUEST);
     }
     pa_store_integration_free(&in);
 }
@@ -608,9 +610,9 @@ static void test_wsse_empty_stored_secret(void)
     t.username = "c2d4e6f8-1a3b-4c5d-8e7f-9a0b1c2d3e4f";
     t.password = "";
     t.password_type = TYPE_TEXT;
-    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, NULL), PA_ERR_INVALID_REQUEST);
     t.password_type = NULL;
-    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, NULL), PA_ERR_INVALID_REQUEST);
 }
 
 static void test_wsse_digest(void)
@@ -629,30 +631,30 @@ static void test_wsse_digest(void)
     t.nonce = nonce;
     t.nonce_encoding = ENC_B64;
     t.created = created;
-    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t), PA_OK);
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, NULL), PA_OK);
     t.nonce_encoding = NULL;                      /* no EncodingType: Base64 */
-    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t), PA_OK);
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, NULL), PA_OK);
     /* the digest sent as if it were the clear password */
     t.password_type = TYPE_TEXT;
-    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, NULL), PA_ERR_INVALID_REQUEST);
     t.password_type = TYPE_DIGEST;
     t.created = "2026-11-24T08:00:01+00:00";      /* other Created */
-    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, NULL), PA_ERR_INVALID_REQUEST);
     t.created = created;
     t.nonce = "AAAAAAAAAAAAAAAAAAAAAA==";         /* other nonce */
-    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, NULL), PA_ERR_INVALID_REQUEST);
     t.nonce = "not base64!";
-    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, NULL), PA_ERR_INVALID_REQUEST);
     t.nonce = nonce;
     t.nonce_encoding = "urn:x#HexBinary";
-    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, NULL), PA_ERR_INVALID_REQUEST);
     t.nonce_encoding = ENC_B64;
     /* digest made with a wrong password */
     ossl_digest(nonce, created, "wrong-password", digest);
-    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, NULL), PA_ERR_INVALID_REQUEST);
     /* the clear secret sent with the digest type */
     t.password = in.client_secret;
-    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t), PA_ERR_INVALID_REQUEST);
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, NULL), PA_ERR_INVALID_REQUEST);
     pa_store_integration_free(&in);
 }
 
@@ -671,10 +673,109 @@ static void test_wsse_digest_fixture(void)
     t.nonce = "bQR/T1NY69p5Tyt9YzgIog==";
     t.nonce_encoding = ENC_B64;
     t.created = "2026-11-23T23:53:32+00:00";
-    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t), PA_OK);
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, NULL), PA_OK);
     t.password = "mw secret & <pw>";
     t.password_type = TYPE_TEXT;
-    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t), PA_OK);
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, NULL), PA_OK);
+}
+
+/* No constant can stand in for a secret: an unknown user, or an
+ * integration with an empty stored secret, is refused whatever password
+ * it sends - the value the code once compared unknown users against
+ * included (deleting the "usable" rule used to let that value in). */
+static void test_wsse_fail_closed(void)
+{
+    static const char old_fallback[] = "00000000-0000-4000-8000-000000000000";
+    const char *nonce = "q83vEjRWeJq8n3zN3q2+7w==", *created = "2026-11-24T08:00:00Z";
+    pa_auth_token t = { 0 };
+    char digest[64];
+
+    t.username = "no-such-client-token";
+    t.password = old_fallback;
+    t.password_type = TYPE_TEXT;
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, NULL), PA_ERR_INVALID_REQUEST);
+    t.password = "";
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, NULL), PA_ERR_INVALID_REQUEST);
+    ossl_digest(nonce, created, old_fallback, digest);
+    t.password = digest;
+    t.password_type = TYPE_DIGEST;
+    t.nonce = nonce;
+    t.created = created;
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, NULL), PA_ERR_INVALID_REQUEST);
+    /* an integration whose secret is empty, with the same values */
+    CU_ASSERT_EQUAL_FATAL(pa_store_integration_create(db,
+                              "5d0c1a8e-2b7f-4c3d-9e1a-6f4b8d2c0e13", "empty",
+                              "e-empty-secret-token", ""), PA_OK);
+    t.username = "e-empty-secret-token";
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, NULL), PA_ERR_INVALID_REQUEST);
+    t.password = old_fallback;
+    t.password_type = TYPE_TEXT;
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, NULL), PA_ERR_INVALID_REQUEST);
+    t.password = "";
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, NULL), PA_ERR_INVALID_REQUEST);
+}
+
+/* The digest freshness and replay rules (WSS4J's): Nonce and Created
+ * required, Created within [now - max age, now + skew], each pair once. */
+static void test_wsse_digest_policy(void)
+{
+    const int64_t now = 1795000000000LL;           /* 2026-11-18T... */
+    char created[PA_TIME_ISO_BUF], digest[64], nonce[32];
+    pa_store_integration in;
+    pa_auth_token t = { 0 };
+    pa_auth_policy p = {now, 300000, 60000, NULL};
+    pa_replay *cache = NULL;
+    int64_t at[] = {now, now - 300000, now + 60000, now - 300001, now + 60001,
+                    now - 365LL * 86400000, 4070908800000LL /* 2099 */};
+    int want[] = {1, 1, 1, 0, 0, 0, 0};
+
+    CU_ASSERT_EQUAL_FATAL(pa_replay_new(1000, &cache), PA_OK);
+    p.replay = cache;
+    CU_ASSERT_EQUAL_FATAL(pa_integration_create(db, "mw-policy", &in), PA_OK);
+    t.username = in.client_token;
+    t.password = digest;
+    t.password_type = TYPE_DIGEST;
+    t.created = created;
+    t.nonce = nonce;
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
+        snprintf(nonce, sizeof nonce, "bm9uY2Utbm8tJXp1%04zu", i);
+        CU_ASSERT_EQUAL(pa_time_format_iso(at[i], created), PA_OK);
+        ossl_digest(nonce, created, in.client_secret, digest);
+        CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, &p),
+                        want[i] ? PA_OK : PA_ERR_INVALID_REQUEST);
+        if (want[i])        /* the same pair again: a replay */
+            CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, &p), PA_ERR_INVALID_REQUEST);
+    }
+    /* the same nonce with another Created is another pair */
+    snprintf(nonce, sizeof nonce, "bm9uY2Utbm8tJXp1%04d", 0);
+    CU_ASSERT_EQUAL(pa_time_format_iso(now - 1000, created), PA_OK);
+    ossl_digest(nonce, created, in.client_secret, digest);
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, &p), PA_OK);
+    /* a wrong digest takes no cache entry: the right one still passes */
+    snprintf(nonce, sizeof nonce, "bm9uY2UtZnJlc2gx");
+    CU_ASSERT_EQUAL(pa_time_format_iso(now - 2000, created), PA_OK);
+    ossl_digest(nonce, created, "wrong", digest);
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, &p), PA_ERR_INVALID_REQUEST);
+    ossl_digest(nonce, created, in.client_secret, digest);
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, &p), PA_OK);
+    /* Nonce or Created missing, or Created not a timestamp */
+    snprintf(nonce, sizeof nonce, "bm9uY2UtZnJlc2gy");
+    t.nonce = NULL;
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, &p), PA_ERR_INVALID_REQUEST);
+    t.nonce = nonce;
+    t.created = NULL;
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, &p), PA_ERR_INVALID_REQUEST);
+    t.created = "yesterday";
+    ossl_digest(nonce, "yesterday", in.client_secret, digest);
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, &p), PA_ERR_INVALID_REQUEST);
+    /* PasswordText needs none of it */
+    t.password = in.client_secret;
+    t.password_type = TYPE_TEXT;
+    t.nonce = t.created = NULL;
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, &p), PA_OK);
+    CU_ASSERT_EQUAL(pa_auth_check_token(db, &t, &p), PA_OK);
+    pa_replay_free(cache);
+    pa_store_integration_free(&in);
 }
 
 /* pa_auth_allow on a gSOAP context as the server sets it up. */
@@ -939,6 +1040,8 @@ int main(void)
         { "empty stored secret never matches", test_wsse_empty_stored_secret },
         { "PasswordDigest", test_wsse_digest },
         { "PasswordDigest fixture (zeep)", test_wsse_digest_fixture },
+        { "no constant secret matches (fail closed)", test_wsse_fail_closed },
+        { "PasswordDigest freshness and replay", test_wsse_digest_policy },
         { "pa_auth_allow", test_auth_allow },
     };
     static const test_def errs[] = {
