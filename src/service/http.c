@@ -17,7 +17,8 @@
  * it is made of host-name and address characters (no markup can reach the
  * XML); otherwise, and when it is missing, the address of the socket the
  * request arrived on is used.  A Host without a port gets the port the
- * request arrived on ("the original always writes the port").
+ * request arrived on ("the original always writes the port").  When
+ * public_base_url is configured, it is used instead of the Host header.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -153,6 +154,12 @@ static void endpoint_url(struct soap *soap, char *buf, size_t len)
     size_t n = 0;
     int port = 0;
 
+    /* Configured: the Host header (any well-formed one a client or a
+     * proxy sends) does not decide where clients are sent. */
+    if (H.cfg->public_base_url && H.cfg->public_base_url[0] != '\0') {
+        snprintf(buf, len, "%s%s/soap", H.cfg->public_base_url, H.ctx);
+        return;
+    }
     /* gSOAP keeps "http://" + Host + path in soap->endpoint (https:// on
      * TLS); the Host value ends at the first '/'. */
     if (strncmp(ep, "https://", 8) == 0)

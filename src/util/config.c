@@ -164,6 +164,7 @@ static const key_desc keys[] = {
      PSH "http.proxy.port"},
     {"proxy_username", K_STR, OFF(proxy_username), 0, 0, "",
      PSH "http.proxy.username"},
+    {"public_base_url", K_STR, OFF(public_base_url), 0, 0, "", NULL},
     {"service_name", K_STR, OFF(service_name), 0, 0, "powerauth-java-server",
      "spring.application.name"},
     {"master_db_encryption_key", K_SECRET_KEY, 0, 0, 0, NULL,
@@ -1010,6 +1011,26 @@ static bool value_valid(const pa_config *c, const key_desc *d, char *why,
     }
 }
 
+/* The public base URL is written verbatim into the WSDL's XML: a scheme,
+ * a host, then only characters that need no escaping. */
+static int public_url_ok(const char *u)
+{
+    size_t n = strlen(u), skip;
+
+    if (strncmp(u, "https://", 8) == 0)
+        skip = 8;
+    else if (strncmp(u, "http://", 7) == 0)
+        skip = 7;
+    else
+        return 0;
+    if (n <= skip || n > 512 || u[n - 1] == '/' || u[skip] == '/')
+        return 0;
+    for (const char *p = u + skip; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("-._~:/[]%@!$()*+,;=", *p))
+            return 0;
+    return 1;
+}
+
 pa_err pa_config_validate(const pa_config *c, char *errbuf, size_t errlen)
 {
     char why[WHY_BUF];
@@ -1022,6 +1043,12 @@ pa_err pa_config_validate(const pa_config *c, char *errbuf, size_t errlen)
     if (c->proxy_enabled && c->proxy_host[0] == '\0') {
         set_err(errbuf, errlen, "proxy_host: must be set when proxy_enabled "
                 "is true");
+        return PA_ERR_INVALID_INPUT_FORMAT;
+    }
+    if (c->public_base_url[0] != '\0' && !public_url_ok(c->public_base_url)) {
+        set_err(errbuf, errlen, "public_base_url: '%.80s' is not http(s)://host"
+                "[:port] with an optional path, without a trailing '/', quotes, "
+                "'<', '>', '&' or blanks", c->public_base_url);
         return PA_ERR_INVALID_INPUT_FORMAT;
     }
     if (c->callback_retry_initial_ms > c->callback_retry_max_ms) {

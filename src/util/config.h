@@ -112,6 +112,9 @@ typedef struct pa_config {
     char *proxy_host;
     int proxy_port;
     char *proxy_username;        /* "" = no proxy authentication */
+    char *public_base_url;        /* "" or scheme://host[:port][/path]: the
+                                   * WSDL's soap:address base instead of the
+                                   * request's Host header */
     char *service_name;
     /* --- secrets: environment only, wiped by pa_config_free -------------- */
     bool master_db_encryption_key_set;   /* false: record encryption off */

@@ -22,7 +22,8 @@
 #              receive timeout, so the phase takes seconds)
 #   restrict   test_restrict.py: integrations made with restriction off,
 #              restart with PASERVER_RESTRICT_ACCESS=true on the same file
-#   persist    test_persist.py: create, SIGTERM, restart, compare
+#   persist    test_persist.py: create, SIGTERM, restart, compare (the
+#              restarted server has public_base_url set: the WSDL address)
 #   activation test_activation.py: the v3 activation operations through zeep
 #              and padevice, the database file read after every step
 #   activation-enc  the same with PASERVER_MASTER_DB_ENCRYPTION_KEY set;
@@ -328,7 +329,8 @@ if wanted persist; then
         run_suite persist-create "$PY" test_persist.py create "$tmp/persist.json"
         stop_server persist-1
         if [ -s "$tmp/persist.json" ] &&
-            start_server persist-2 "$tmp/persist.db" PASERVER_APPLICATION_ENVIRONMENT=itest; then
+            start_server persist-2 "$tmp/persist.db" PASERVER_APPLICATION_ENVIRONMENT=itest \
+                PASERVER_PUBLIC_BASE_URL=https://pa.bank.example/gw; then
             run_suite persist-verify "$PY" test_persist.py verify "$tmp/persist.json"
             stop_server persist-2
             mapfile -t sec < <(secrets persist "$tmp/persist.json")

@@ -15,7 +15,8 @@
 import json
 import sys
 
-from pa_itest import Runner, call, require_port
+from pa_itest import (Runner, call, exchange, http_bytes, require_port,
+                      CONTEXT, ENDPOINT_PATH)
 
 T = Runner("persist")
 STATE = {}
@@ -114,6 +115,21 @@ def ids_continue_upwards():
     assert a > top_app, (a, top_app)
     d = call("GetApplicationDetail", [("applicationId", a)])
     assert d.many("versions")[0].long("applicationVersionId") > top_ver
+
+
+@T.test
+def wsdl_address_from_public_base_url():
+    # run.sh restarts this server with public_base_url set: the WSDLs name
+    # it, whatever Host header the request brings.
+    import re
+    want = "https://pa.bank.example/gw%s/soap" % CONTEXT
+    for name in ("serviceV3.wsdl", "serviceV2.wsdl"):
+        r = exchange(http_bytes("GET", ENDPOINT_PATH + "/" + name,
+                                host="evil.example:6666"))
+        assert r.status == 200, "GET %s -> %d" % (name, r.status)
+        locs = re.findall(rb'<soap:address location="([^"]*)"', r.body)
+        assert locs == [want.encode()], "%s: soap:address %r" % (name, locs)
+        assert b"evil.example" not in r.body
 
 
 def main():

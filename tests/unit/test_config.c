@@ -444,6 +444,11 @@ static const struct {
     {"PASERVER_PROXY_PORT=3128", "proxy_port = 3128"},
     {"PASERVER_PROXY_USERNAME=svc", "proxy_username = \"svc\""},
     {"PASERVER_SERVICE_NAME=svc-name", "service_name = \"svc-name\""},
+    {"PASERVER_PUBLIC_BASE_URL=https://pa.example/gw",
+     "public_base_url = \"https://pa.example/gw\""},
+    {"PASERVER_WSSE_DIGEST_MAX_AGE_MS=120000", "wsse_digest_max_age_ms = 120000"},
+    {"PASERVER_WSSE_DIGEST_FUTURE_SKEW_MS=5000", "wsse_digest_future_skew_ms = 5000"},
+    {"PASERVER_WSSE_NONCE_CACHE_ENTRIES=5000", "wsse_nonce_cache_entries = 5000"},
 };
 
 #define N_EVERY (sizeof every_env / sizeof every_env[0])
@@ -719,6 +724,28 @@ static void test_validate(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "log_level"));
     c.log_level = PA_LOG_WARN;
     CU_ASSERT_EQUAL(pa_config_validate(&c, err, sizeof err), PA_OK);
+    /* the public base URL goes into XML verbatim: only plain URLs */
+    {
+        static const char *bad[] = {"pa.example", "ftp://pa.example", "https://",
+                                    "https://pa.example/", "https://a\"b",
+                                    "https://a<b", "https://a&b", "https://a b",
+                                    "https://a'b", "https:///x"};
+        static const char *good[] = {"", "http://127.0.0.1:8080", "https://pa.example",
+                                     "https://[::1]:8443/gw/pa"};
+
+        for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+            CU_ASSERT_EQUAL(pa_config_set(&c, "public_base_url", bad[i], err,
+                                          sizeof err), PA_OK);
+            CU_ASSERT_EQUAL(pa_config_validate(&c, err, sizeof err),
+                            PA_ERR_INVALID_INPUT_FORMAT);
+            CU_ASSERT_PTR_NOT_NULL(strstr(err, "public_base_url"));
+        }
+        for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+            CU_ASSERT_EQUAL(pa_config_set(&c, "public_base_url", good[i], err,
+                                          sizeof err), PA_OK);
+            CU_ASSERT_EQUAL(pa_config_validate(&c, err, sizeof err), PA_OK);
+        }
+    }
     /* a proxy needs a host */
     CU_ASSERT_EQUAL(pa_config_set(&c, "proxy_enabled", "true", err, sizeof err),
                     PA_OK);
