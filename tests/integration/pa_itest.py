@@ -571,6 +571,11 @@ class Runner:
 
     def run(self, only=None):
         passed = failed = 0
+        known = set(fn.__name__ for fn in self.tests)
+        for name in sorted(set(only or ()) - known):
+            # a misspelt name would otherwise run nothing and pass
+            failed += 1
+            print("FAIL %s.%s: no such test" % (self.name, name))
         for fn in self.tests:
             if only and fn.__name__ not in only:
                 continue

@@ -74,7 +74,8 @@ builddir=$(dirname "$PASERVER")
 tests=$PA_SRCDIR/tests/integration
 CLIENT=${PA_ITEST_CLIENT:-$builddir/tests/integration/test_soap_client}
 PY=${PA_ITEST_PYTHON:-/usr/bin/python3}
-ONLY=${PA_ITEST_ONLY:-c zeep captures negative deadline restrict persist activation activation-enc concurrency callbacks crash sweep sigconcurrency sigcrash signatures signatures-enc v2recovery contract-all valgrind}
+ALL_PHASES="c zeep captures negative deadline restrict persist activation activation-enc concurrency callbacks crash sweep sigconcurrency sigcrash signatures signatures-enc v2recovery contract-all valgrind"
+ONLY=${PA_ITEST_ONLY:-$ALL_PHASES}
 CONTEXT=/powerauth-java-server
 # Small limits so the negative suite can cross them cheaply.
 MAX_BODY=65536
@@ -104,6 +105,10 @@ trap 'exit 1' INT TERM
 pass() { passed=$((passed + 1)); echo "ok   $*"; }
 fail() { failed=$((failed + 1)); echo "FAIL $*"; }
 wanted() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
+# A misspelt phase would otherwise run nothing and pass.
+for ph in $ONLY; do
+    case " $ALL_PHASES " in *" $ph "*) ;; *) fail "PA_ITEST_ONLY: no phase '$ph'" ;; esac
+done
 
 # Waits until the server answers an HTTP request on $port (any status).
 answers() {
@@ -240,13 +245,22 @@ run_suite() {
         if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
             fail "$name: exit status $rc"
         fi
+        if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+            fail "$name: ran no checks"
+        fi
     else
         fail "$name: no summary line (exit status $rc)"
     fi
     return 0
 }
 
-have_valgrind() { command -v valgrind >/dev/null 2>&1 && [ "${PA_ITEST_VALGRIND:-1}" != 0 ]; }
+# valgrind is required: only PA_ITEST_VALGRIND=0 (said on purpose) skips it.
+have_valgrind() {
+    [ "${PA_ITEST_VALGRIND:-1}" != 0 ] || return 1
+    command -v valgrind >/dev/null 2>&1 && return 0
+    fail "valgrind is not installed (set PA_ITEST_VALGRIND=0 to run without it)"
+    return 1
+}
 VG=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect
     --error-exitcode=99 --suppressions="$tests/valgrind.supp")
 
@@ -523,5 +537,6 @@ if wanted valgrind; then
     fi
 fi
 
+[ "$passed" -gt 0 ] || fail "no check ran at all"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

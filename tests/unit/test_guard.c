@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include <CUnit/Basic.h>
+
+#include "cunit_status.h"
 #include <CUnit/CUnit.h>
 
 #include "net/guard.h"
@@ -838,7 +840,7 @@ int main(void)
     }
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
-    failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    failures = pa_cunit_failures();
     if (CU_get_number_of_tests_run() == 0)
         failures++;
     CU_cleanup_registry();

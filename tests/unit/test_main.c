@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include <CUnit/Basic.h>
+
+#include "cunit_status.h"
 #include <CUnit/CUnit.h>
 
 #include "tests/unit/suites.h"
@@ -31,7 +33,7 @@ int main(int argc, char **argv)
     }
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
-    failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    failures = pa_cunit_failures();
     if (CU_get_number_of_tests_run() == 0)
         failures++;
     CU_cleanup_registry();

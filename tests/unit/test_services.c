@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include <CUnit/Basic.h>
+
+#include "cunit_status.h"
 #include <CUnit/CUnit.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
@@ -817,6 +819,49 @@ static struct SOAP_ENV__Header *make_header(struct soap *soap, const char *user,
     return h;
 }
 
+/* The fault's code, string and detail XML, byte for byte, against the
+ * texts of ../shared/contract/error-codes.tsv (copied here, not taken from
+ * the catalogue under test). */
+static void test_fault_detail_xml(void)
+{
+    pa_config cfg;
+    pa_ctx ctx;
+    struct soap *soap = allow_ctx(&cfg, &ctx, 0);
+
+    CU_ASSERT_EQUAL(pa_soap_fault(soap, PA_ERR_INVALID_URL_FORMAT), SOAP_FAULT);
+    CU_ASSERT_EQUAL(soap->error, SOAP_FAULT);
+    CU_ASSERT_STRING_EQUAL(*soap_faultcode(soap), "SOAP-ENV:Server");
+    CU_ASSERT_STRING_EQUAL(*soap_faultstring(soap), "Invalid URL format.");
+    CU_ASSERT_STRING_EQUAL(*soap_faultdetail(soap),
+                           "<errorCode>ERR0014</errorCode>"
+                           "<localizedMessage>Invalid URL format.</localizedMessage>");
+    CU_ASSERT_EQUAL(ctx.result, PA_ERR_INVALID_URL_FORMAT);
+    CU_ASSERT_EQUAL(ctx.client_error, 0);
+    /* PA_OK is no fault: it becomes the unknown error, never an empty one */
+    CU_ASSERT_EQUAL(pa_soap_fault(soap, PA_OK), SOAP_FAULT);
+    CU_ASSERT_STRING_EQUAL(*soap_faultdetail(soap),
+                           "<errorCode>ERR0000</errorCode>"
+                           "<localizedMessage>Unknown error occurred.</localizedMessage>");
+    /* extra XML follows the two elements as given */
+    CU_ASSERT_EQUAL(pa_soap_fault_detail(soap, PA_ERR_INVALID_REQUEST,
+                                         "<remainingAttempts>3</remainingAttempts>"),
+                    SOAP_FAULT);
+    CU_ASSERT_STRING_EQUAL(*soap_faultdetail(soap),
+                           "<errorCode>ERR0024</errorCode>"
+                           "<localizedMessage>Invalid request received.</localizedMessage>"
+                           "<remainingAttempts>3</remainingAttempts>");
+    /* a Client fault keeps its own faultstring, the detail says ERR0024 */
+    CU_ASSERT_EQUAL(pa_soap_client_fault(soap, "Bad <thing> & more"), SOAP_FAULT);
+    CU_ASSERT_STRING_EQUAL(*soap_faultcode(soap), "SOAP-ENV:Client");
+    CU_ASSERT_STRING_EQUAL(*soap_faultstring(soap), "Bad <thing> & more");
+    CU_ASSERT_STRING_EQUAL(*soap_faultdetail(soap),
+                           "<errorCode>ERR0024</errorCode>"
+                           "<localizedMessage>Invalid request received.</localizedMessage>");
+    CU_ASSERT_EQUAL(ctx.client_error, 1);
+    CU_ASSERT_EQUAL(ctx.result, PA_ERR_INVALID_REQUEST);
+    end_ctx(soap, &cfg);
+}
+
 static void test_auth_allow(void)
 {
     pa_store_integration in;
@@ -1043,6 +1088,7 @@ int main(void)
         { "no constant secret matches (fail closed)", test_wsse_fail_closed },
         { "PasswordDigest freshness and replay", test_wsse_digest_policy },
         { "pa_auth_allow", test_auth_allow },
+        { "fault detail XML", test_fault_detail_xml },
     };
     static const test_def errs[] = {
         { "English texts = error-codes.tsv", test_error_catalogue },
@@ -1060,7 +1106,7 @@ int main(void)
     }
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
-    failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    failed = pa_cunit_failures();
     CU_cleanup_registry();
     return failed ? 1 : 0;
 }

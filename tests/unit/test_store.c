@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include <CUnit/Basic.h>
+
+#include "cunit_status.h"
 #include <CUnit/CUnit.h>
 #include <sqlite3.h>
 
@@ -574,6 +576,25 @@ static void test_version_round_trip(void)
     CU_ASSERT_EQUAL(v.supported, 1);
     pa_store_version_free(&v);
     CU_ASSERT_PTR_NULL(v.application_secret);
+
+    /* Every version by its key: its own row, its own secret (a lookup that
+     * found the right row but read another version's secret passed). */
+    {
+        const struct { const char *key, *secret; int64_t id, app; } each[] = {
+            {"KEY1==", "SEC1==", v1, a1}, {"KEY2==", "SEC2==", v2, a2},
+            {"KEY3==", "SEC3==", v3, a1}};
+
+        for (size_t i = 0; i < sizeof each / sizeof *each; i++) {
+            CU_ASSERT_EQUAL(pa_store_version_get_by_key(db, each[i].key, &v, &found),
+                            PA_OK);
+            CU_ASSERT_EQUAL_FATAL(found, 1);
+            CU_ASSERT_EQUAL(v.id, each[i].id);
+            CU_ASSERT_EQUAL(v.application_id, each[i].app);
+            ASSERT_STR(v.application_key, each[i].key);
+            ASSERT_STR(v.application_secret, each[i].secret);
+            pa_store_version_free(&v);
+        }
+    }
 
     CU_ASSERT_EQUAL(pa_store_version_get_by_key(db, "key2==", &v, &found), PA_OK);
     CU_ASSERT_EQUAL(found, 0);
@@ -4223,7 +4244,7 @@ int main(void)
     }
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
-    failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    failures = pa_cunit_failures();
     if (CU_get_number_of_tests_run() == 0)
         failures++;
     CU_cleanup_registry();

@@ -17,6 +17,8 @@
 #include <string.h>
 
 #include <CUnit/Basic.h>
+
+#include "cunit_status.h"
 #include <CUnit/CUnit.h>
 #include <sqlite3.h>
 
@@ -1181,7 +1183,7 @@ int main(void)
     }
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
-    failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    failed = pa_cunit_failures();
     CU_cleanup_registry();
     return failed ? 1 : 0;
 }
