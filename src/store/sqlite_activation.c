@@ -492,7 +492,8 @@ static void sql_add(sqlbuf *b, const char *fmt, ...)
         return;
     for (;;) {
         va_start(ap, fmt);
-        n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        /* (NULL + 0 is undefined in C: the first call has no buffer yet) */
+        n = vsnprintf(b->p ? b->p + b->len : NULL, b->cap - b->len, fmt, ap);
         va_end(ap);
         if (n < 0) {
             b->failed = 1;
