@@ -64,11 +64,35 @@ def contract_ops(name):
 _clients = {}
 
 
+class SeedWriter(zeep.Plugin):
+    """With PA_FUZZ_SEED_DIR set: writes each request zeep sends, as the
+    HTTP request bytes, one file per operation (the first call's) - the
+    fuzzing seeds of tests/fuzz/seeds/ were made this way."""
+
+    def __init__(self, where, v):
+        self.where, self.v = where, v
+
+    def egress(self, envelope, http_headers, operation, binding_options):
+        from lxml import etree
+        path = os.path.join(self.where, "v%d-%s.http" % (self.v, operation.name))
+        if not os.path.exists(path):
+            body = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+            head = ("POST %s HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n"
+                    "Content-Type: text/xml; charset=utf-8\r\nSOAPAction: %s\r\n"
+                    "Content-Length: %d\r\n\r\n"
+                    % (ENDPOINT_PATH, http_headers.get("SOAPAction", '""'), len(body)))
+            with open(path, "wb") as f:
+                f.write(head.encode("latin-1") + body)
+        return envelope, http_headers
+
+
 def client(v):
     if v not in _clients:
         transport = zeep.Transport(timeout=60, operation_timeout=60)
+        seeds = os.environ.get("PA_FUZZ_SEED_DIR")
         c = zeep.Client("http://%s:%d%s/serviceV%d.wsdl" % (HOST, PORT, ENDPOINT_PATH, v),
-                        transport=transport, settings=zeep.Settings(strict=True))
+                        transport=transport, settings=zeep.Settings(strict=True),
+                        plugins=[SeedWriter(seeds, v)] if seeds else [])
         _clients[v] = (c, c.bind("PowerAuthPortV%dService" % v, "PowerAuthPortV%dSoap11" % v))
     return _clients[v]
 
