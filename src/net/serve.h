@@ -11,10 +11,30 @@
 #include "net/guard.h"
 #include "soap/pasoap.h"
 
+/* Why the event loop handed a request over (see pa_serve_source). */
+typedef enum pa_src_reason {
+    PA_SRC_COMPLETE = 0,        /* the whole request is in the buffer */
+    PA_SRC_REFUSED,             /* the framing check failed or a limit was
+                                 * crossed: the bytes up to there */
+    PA_SRC_EOF,                 /* the client closed in the middle */
+    PA_SRC_DEADLINE             /* the request did not arrive in time */
+} pa_src_reason;
+
+/* An answer as gSOAP writes it, sent later by the event loop. */
+typedef struct pa_outbuf {
+    char *p;
+    size_t len, cap;
+} pa_outbuf;
+
 /* Net-layer state of one worker's gSOAP context (pa_ctx.net). */
 typedef struct pa_netstate {
     pa_guard guard;
     size_t (*raw_recv)(struct soap *, char *, size_t);
+    /* the request's bytes, read by the event loop (pa_serve_source) */
+    const char *src;
+    size_t src_len, src_pos;
+    pa_src_reason src_reason;
+    pa_outbuf *out;
     int truncated;              /* body complete, document not */
     int keepalive_wanted;       /* the request allows keep-alive (HTTP/1.1 ...) */
     int close_wanted;           /* gSOAP asked to close after this answer */
@@ -28,8 +48,17 @@ typedef struct pa_netstate {
     size_t stash_len, stash_pos;
 } pa_netstate;
 
-/* Installs the guarded receive on a context set up by pa_soap_setup(). */
+/* Installs the guarded receive on a context set up by pa_soap_setup().
+ * Until pa_serve_source is called the context reads and writes its socket
+ * as gSOAP does; after, it reads the given bytes and writes into the given
+ * buffer, and never touches a socket. */
 void pa_serve_init(struct soap *soap, pa_netstate *ns);
+
+/* The next request comes from buf (len bytes, read in full by the event
+ * loop, `reason` telling why they end there) and its answer goes to out
+ * (appended; the caller frees out->p). */
+void pa_serve_source(struct soap *soap, const char *buf, size_t len,
+                     pa_src_reason reason, pa_outbuf *out);
 
 /* Serves one request on soap->socket (blocking, with the configured
  * timeouts).  Returns 1 when the connection stays open for another request

@@ -1,79 +1,195 @@
 /*
- * server.c - the listener and the worker pool, see server.h.
+ * server.c - the event loop and the worker pool, see server.h.
  *
- * One epoll set holds four kinds of entries, told apart by the 64-bit event
- * data: the listening socket, an eventfd that pa_server_stop() writes, a
- * timerfd that wakes the idle reaper, and every idle client connection (a
- * conntable key: slot index and generation).  Every entry except the
- * eventfd is EPOLLONESHOT, so exactly one worker gets each readiness and
- * re-arms the entry when it is done with it.  The eventfd is level-
- * triggered and never read: once written, every worker wakes and leaves.
+ * One thread, the event loop, owns every client socket.  It accepts,
+ * reads whatever a client sends into that connection's buffer (sockets
+ * are non-blocking, registered edge-triggered once), and runs the guard
+ * over the bytes to find where a request ends.  Only a request that is
+ * complete - or that must be answered now: refused by the guard or a
+ * limit, cut off by the client, or late - goes to the workers, through a
+ * queue.  A worker runs gSOAP on those bytes in memory (serve.c) and
+ * writes the answer into the connection's output buffer; the loop sends
+ * it.  So no worker ever waits for a client: a client trickling one byte
+ * a second, or never reading its answer, costs a buffer, not a thread.
  *
- * Client sockets are blocking (gSOAP waits for data with poll() and the
- * configured timeouts; SO_RCVTIMEO/SO_SNDTIMEO back that up) and have
- * TCP_NODELAY, as gSOAP writes each answer in one or two sends.
+ * Connection states:
+ *   READ     the loop reads; no request yet, or one still arriving
+ *   SERVING  queued or in a worker; the loop does not touch its buffers
+ *   WRITE    the loop sends the answer
+ *   LINGER   answer sent, our side shut: the loop drains what the client
+ *            still sends for a moment, so closing does not reset the
+ *            connection before the client read its answer
+ * A pipelined next request waits in the buffer until its turn: each
+ * connection has at most one request in a worker, and a request that was
+ * already waiting goes to the back of the queue (fairness).
+ *
+ * Limits: max_connections open at once and max_connections_per_peer from
+ * one address; when the table is full the oldest idle keep-alive
+ * connection is closed to make room, so a flood of idle connections
+ * cannot lock new clients out.  Every request must arrive within three
+ * receive timeouts of its first byte, an answer must be taken within the
+ * send timeout, an idle connection is closed after keepalive_timeout_ms.
  */
 #define _GNU_SOURCE 1           /* accept4 */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "net/conntable.h"
+#include "net/guard.h"
 #include "net/respond.h"
 #include "net/serve.h"
 #include "net/server.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
-/* Event data of the pool's own entries: indexes no slot has. */
+/* Event data of the loop's own entries: indexes no connection has. */
 #define EV_LISTEN 0xFFFFFFFFu
 #define EV_WAKE   0xFFFFFFFEu
-#define EV_TIMER  0xFFFFFFFDu
+#define EV_DONE   0xFFFFFFFDu
 
-/* Connections accepted per listener readiness before it is re-armed (so
- * one worker does not accept for too long while others sleep). */
+/* How often the loop looks at deadlines, ms. */
+#define TICK_MS 50
+/* Bytes read per read(2); the buffer grows by doubling from this. */
+#define READ_CHUNK 16384
+/* Lingering close: at most this long and this much. */
+#define LINGER_MS 200
+#define LINGER_BYTES (512 * 1024)
+/* Connections accepted per listener readiness. */
 #define ACCEPT_BATCH 64
 
+typedef enum { C_FREE = 0, C_READ, C_SERVING, C_WRITE, C_LINGER } cstate;
+
+typedef struct conn {
+    int fd;
+    uint32_t gen;
+    cstate st;
+    int readable;               /* edge seen, not read to EAGAIN since */
+    int peer_eof;               /* the client shut its side */
+    int hup;                    /* epoll said so: read on to the end */
+    /* input: bytes read and not yet handed over, from `in + in_off` */
+    char *in;
+    size_t in_off, in_len, in_cap;
+    pa_guard *g;                /* framing of the request being read */
+    size_t framed;              /* bytes of it the guard has seen */
+    int64_t req_start_ms;       /* its first byte (0: none yet) */
+    int64_t idle_since_ms;      /* READ without a request since */
+    /* handed to a worker */
+    size_t req_len;
+    pa_src_reason reason;
+    int close_after;
+    /* output */
+    pa_outbuf out;
+    size_t out_pos;
+    int64_t deadline_ms;        /* WRITE: send timeout; LINGER: its end */
+    size_t lingered;
+    /* the peer */
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    char host[64];
+    int port;
+    struct conn *next;          /* queue link */
+} conn;
+
 typedef struct worker {
-    pa_server *srv;
+    struct pa_server *srv;
     pthread_t thread;
     int started;
     struct soap *soap;
+    int dummy[2];               /* gSOAP's "socket": never the client's */
     pa_ctx ctx;
     pa_netstate ns;
 } worker;
 
+typedef struct queue {
+    conn *head, *tail;
+} queue;
+
 struct pa_server {
     const pa_config *cfg;
     pa_server_hooks hooks;
-    int listen_fd;
-    int port;
-    int epfd;
-    int wake_fd;
-    int timer_fd;
-    int spare_fd;               /* kept free for accepting when out of fds */
+    int listen_fd, port, epfd, wake_fd, done_fd, spare_fd;
     atomic_int stop;
-    int idle_ms;                /* idle connections are closed after this */
-    pa_conntable conns;
+    int idle_ms;
+    conn *conns;
+    uint32_t cap, used;
+    uint32_t *free_slots, nfree;
+    /* loop -> workers */
+    pthread_mutex_t qlock;
+    pthread_cond_t qcv;
+    queue work;
+    int workers_exit;
+    /* workers -> loop */
+    pthread_mutex_t dlock;
+    queue done;
     int nworkers;
     worker *workers;
+    pa_err worker_error;
 };
 
-/* --- set-up ------------------------------------------------------------------ */
+/* --- small helpers ------------------------------------------------------------ */
+
+static uint64_t key_of(uint32_t idx, uint32_t gen)
+{
+    return (uint64_t)gen << 32 | idx;
+}
+
+static void q_push(queue *q, conn *c)
+{
+    c->next = NULL;
+    if (q->tail)
+        q->tail->next = c;
+    else
+        q->head = c;
+    q->tail = c;
+}
+
+static conn *q_pop(queue *q)
+{
+    conn *c = q->head;
+
+    if (c) {
+        q->head = c->next;
+        if (!q->head)
+            q->tail = NULL;
+        c->next = NULL;
+    }
+    return c;
+}
+
+static int64_t now_ms(void)
+{
+    return pa_time_mono_us() / 1000;
+}
+
+static int epoll_add(int epfd, int fd, uint32_t events, uint64_t data)
+{
+    struct epoll_event ev = {.events = events, .data.u64 = data};
+
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+/* --- set-up --------------------------------------------------------------------- */
 
 static int listen_socket(const char *host, int port, char *errbuf, size_t errlen)
 {
@@ -120,12 +236,11 @@ static int bound_port(int fd)
                                           : ((struct sockaddr_in *)&sa)->sin_port);
 }
 
-/* Enough file descriptors for every slot (the default soft limit is often
- * 1024); best effort, the hard limit wins. */
-static void raise_fd_limit(void)
+/* Enough file descriptors for every connection; best effort. */
+static void raise_fd_limit(uint32_t conns)
 {
     struct rlimit rl;
-    rlim_t want = PA_SERVER_MAX_CONNS + 256;
+    rlim_t want = (rlim_t)conns + 256;
 
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
         return;
@@ -133,75 +248,29 @@ static void raise_fd_limit(void)
     (void)setrlimit(RLIMIT_NOFILE, &rl);
 }
 
-static int epoll_add(int epfd, int fd, uint32_t events, uint64_t data)
-{
-    struct epoll_event ev = {.events = events, .data.u64 = data};
-
-    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
-}
-
-static int epoll_rearm(int epfd, int fd, uint64_t data)
-{
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.u64 = data};
-
-    return epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev);
-}
-
-/* Reaper period: a quarter of the idle limit, between 50 ms and 1 s. */
-static void timer_arm(pa_server *srv)
-{
-    long ms = srv->idle_ms / 4;
-    struct itimerspec it = {0};
-
-    if (ms < 50) ms = 50;
-    if (ms > 1000) ms = 1000;
-    it.it_value.tv_sec = ms / 1000;
-    it.it_value.tv_nsec = (ms % 1000) * 1000000L;
-    (void)timerfd_settime(srv->timer_fd, 0, &it, NULL);
-}
-
-static pa_err create_events(pa_server *srv, char *errbuf, size_t errlen)
-{
-    srv->epfd = epoll_create1(EPOLL_CLOEXEC);
-    srv->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    srv->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (srv->epfd < 0 || srv->wake_fd < 0 || srv->timer_fd < 0
-        || epoll_add(srv->epfd, srv->listen_fd, EPOLLIN | EPOLLONESHOT,
-                     pa_conntable_key(EV_LISTEN, 0)) != 0
-        || epoll_add(srv->epfd, srv->wake_fd, EPOLLIN, pa_conntable_key(EV_WAKE, 0)) != 0
-        || epoll_add(srv->epfd, srv->timer_fd, EPOLLIN | EPOLLONESHOT,
-                     pa_conntable_key(EV_TIMER, 0)) != 0) {
-        snprintf(errbuf, errlen, "server: cannot set up epoll: %s", strerror(errno));
-        return PA_ERR_UNKNOWN_ERROR;
-    }
-    timer_arm(srv);
-    return PA_OK;
-}
-
-static void close_fd(int *fd)
-{
-    if (*fd >= 0)
-        close(*fd);
-    *fd = -1;
-}
-
 void pa_server_free(pa_server *srv)
 {
     if (srv == NULL)
         return;
-    /* connections left by a run that ended early */
-    if (srv->conns.slots != NULL) {
-        for (uint32_t i = 0; i < srv->conns.cap; i++)
-            if (srv->conns.slots[i].state != PA_CONN_FREE)
-                close(srv->conns.slots[i].fd);
-        pa_conntable_destroy(&srv->conns);
+    for (uint32_t i = 0; srv->conns && i < srv->cap; i++) {
+        conn *c = &srv->conns[i];
+
+        if (c->st != C_FREE)
+            close(c->fd);
+        free(c->in);
+        free(c->g);
+        free(c->out.p);
     }
+    free(srv->conns);
+    free(srv->free_slots);
     close_fd(&srv->listen_fd);
     close_fd(&srv->epfd);
     close_fd(&srv->wake_fd);
-    close_fd(&srv->timer_fd);
+    close_fd(&srv->done_fd);
     close_fd(&srv->spare_fd);
+    pthread_mutex_destroy(&srv->qlock);
+    pthread_cond_destroy(&srv->qcv);
+    pthread_mutex_destroy(&srv->dlock);
     free(srv);
 }
 
@@ -217,30 +286,44 @@ pa_err pa_server_create(const pa_config *cfg, const pa_server_hooks *hooks,
         snprintf(errbuf, errlen, "listen: bad address '%s'", cfg->listen);
         return PA_ERR_INVALID_REQUEST;
     }
-    srv = calloc(1, sizeof *srv);
-    if (srv == NULL)
+    if ((srv = calloc(1, sizeof *srv)) == NULL)
         return PA_ERR_UNKNOWN_ERROR;
     srv->cfg = cfg;
     srv->hooks = *hooks;
-    srv->epfd = srv->wake_fd = srv->timer_fd = srv->spare_fd = -1;
+    srv->listen_fd = srv->epfd = srv->wake_fd = srv->done_fd = srv->spare_fd = -1;
+    pthread_mutex_init(&srv->qlock, NULL);
+    pthread_cond_init(&srv->qcv, NULL);
+    pthread_mutex_init(&srv->dlock, NULL);
     atomic_init(&srv->stop, 0);
     pa_respond_drain(0);
-    /* without keep-alive a connection is idle only until its first request */
     srv->idle_ms = cfg->keepalive_timeout_ms > 0 ? cfg->keepalive_timeout_ms
                                                  : cfg->recv_timeout_ms;
-    raise_fd_limit();
+    srv->cap = (uint32_t)cfg->max_connections;
+    raise_fd_limit(srv->cap);
+    srv->conns = calloc(srv->cap, sizeof *srv->conns);
+    srv->free_slots = calloc(srv->cap, sizeof *srv->free_slots);
+    if (!srv->conns || !srv->free_slots) {
+        snprintf(errbuf, errlen, "server: out of memory");
+        pa_server_free(srv);
+        return PA_ERR_UNKNOWN_ERROR;
+    }
+    for (uint32_t i = 0; i < srv->cap; i++)
+        srv->free_slots[srv->nfree++] = srv->cap - 1 - i;
     srv->listen_fd = listen_socket(host, port, errbuf, errlen);
     if (srv->listen_fd < 0) {
         pa_server_free(srv);
         return PA_ERR_INVALID_REQUEST;
     }
     srv->port = bound_port(srv->listen_fd);
-    if (pa_conntable_init(&srv->conns, PA_SERVER_MAX_CONNS) != PA_OK) {
-        snprintf(errbuf, errlen, "server: out of memory");
-        pa_server_free(srv);
-        return PA_ERR_UNKNOWN_ERROR;
-    }
-    if (create_events(srv, errbuf, errlen) != PA_OK) {
+    srv->epfd = epoll_create1(EPOLL_CLOEXEC);
+    srv->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    srv->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (srv->epfd < 0 || srv->wake_fd < 0 || srv->done_fd < 0
+        || epoll_add(srv->epfd, srv->listen_fd, EPOLLIN, key_of(EV_LISTEN, 0)) != 0
+        || epoll_add(srv->epfd, srv->wake_fd, EPOLLIN, key_of(EV_WAKE, 0)) != 0
+        || epoll_add(srv->epfd, srv->done_fd, EPOLLIN, key_of(EV_DONE, 0)) != 0) {
+        snprintf(errbuf, errlen, "server: cannot set up epoll: %s", strerror(errno));
         pa_server_free(srv);
         return PA_ERR_UNKNOWN_ERROR;
     }
@@ -253,46 +336,67 @@ int pa_server_port(const pa_server *srv)
     return srv->port;
 }
 
-/* --- accepting ---------------------------------------------------------------- */
+/* --- connections ------------------------------------------------------------------ */
 
-typedef struct accepted {
-    pa_server *srv;
-    const struct sockaddr_storage *addr;
-    socklen_t addrlen;
-} accepted;
-
-/* Under the table's lock: records the peer and puts the socket into the
- * readiness set. */
-static int publish(void *arg, pa_conn *c, uint64_t key)
+static void conn_close(pa_server *srv, conn *c)
 {
-    accepted *a = arg;
-    char port[16];
-
-    memcpy(&c->addr, a->addr, a->addrlen);
-    c->addrlen = a->addrlen;
-    if (getnameinfo((const struct sockaddr *)a->addr, a->addrlen, c->host, sizeof c->host,
-                    port, sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) == 0)
-        c->port = atoi(port);
-    else
-        snprintf(c->host, sizeof c->host, "?");
-    return epoll_add(a->srv->epfd, c->fd, EPOLLIN | EPOLLONESHOT, key);
+    close(c->fd);               /* also leaves the epoll set */
+    free(c->in);
+    free(c->g);
+    free(c->out.p);
+    memset(&c->in, 0, sizeof *c - offsetof(conn, in));
+    c->readable = c->peer_eof = c->hup = 0;
+    c->fd = -1;
+    c->st = C_FREE;
+    c->gen++;
+    srv->free_slots[srv->nfree++] = (uint32_t)(c - srv->conns);
+    srv->used--;
 }
 
-static void socket_options(const pa_server *srv, int fd)
-{
-    int one = 1;
-    struct timeval rcv = {srv->cfg->recv_timeout_ms / 1000,
-                          (srv->cfg->recv_timeout_ms % 1000) * 1000};
-    struct timeval snd = {srv->cfg->send_timeout_ms / 1000,
-                          (srv->cfg->send_timeout_ms % 1000) * 1000};
+static int same_peer(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rcv, sizeof rcv);
-    (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &snd, sizeof snd);
+/* The oldest connection idle between requests (of peer sa, when given),
+ * or NULL. */
+static conn *oldest_idle(pa_server *srv, const struct sockaddr_storage *sa)
+{
+    conn *best = NULL;
+
+    for (uint32_t i = 0; i < srv->cap; i++) {
+        conn *c = &srv->conns[i];
+
+        if (c->st == C_READ && c->req_start_ms == 0 && c->in_len == c->in_off
+            && (!sa || same_peer(&c->addr, sa))
+            && (!best || c->idle_since_ms < best->idle_since_ms))
+            best = c;
+    }
+    return best;
 }
 
-/* Out of file descriptors: give up the spare one to take the pending
- * connection and close it, so the listener does not stay ready forever. */
+static int same_peer(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return 0;
+    if (a->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr
+               == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    if (a->ss_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+    return 1;
+}
+
+static int peer_count(pa_server *srv, const struct sockaddr_storage *sa)
+{
+    int n = 0;
+
+    for (uint32_t i = 0; i < srv->cap; i++)
+        if (srv->conns[i].st != C_FREE && same_peer(&srv->conns[i].addr, sa))
+            n++;
+    return n;
+}
+
+/* Out of file descriptors: take the pending connection with the spare
+ * descriptor and close it, so the listener does not stay ready forever. */
 static void shed_one(pa_server *srv)
 {
     int fd;
@@ -306,14 +410,59 @@ static void shed_one(pa_server *srv)
     srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
-/* Takes the pending connections (a batch), then re-arms the listener. */
+static void conn_open(pa_server *srv, int fd, const struct sockaddr_storage *sa,
+                      socklen_t len)
+{
+    char port[16];
+    int one = 1;
+    conn *c;
+
+    /* Full (for this peer, or at all): the oldest idle keep-alive
+     * connection makes room, so idle connections never lock clients out;
+     * when every one is busy with a request, the new one is refused. */
+    if (peer_count(srv, sa) >= srv->cfg->max_connections_per_peer) {
+        conn *idle = oldest_idle(srv, sa);
+
+        if (idle == NULL) {
+            close(fd);
+            return;
+        }
+        conn_close(srv, idle);
+    }
+    if (srv->nfree == 0) {
+        conn *idle = oldest_idle(srv, NULL);
+
+        if (idle == NULL) {
+            close(fd);
+            return;
+        }
+        conn_close(srv, idle);
+    }
+    c = &srv->conns[srv->free_slots[--srv->nfree]];
+    srv->used++;
+    c->fd = fd;
+    c->st = C_READ;
+    c->idle_since_ms = now_ms();
+    memcpy(&c->addr, sa, len);
+    c->addrlen = len;
+    if (getnameinfo((const struct sockaddr *)sa, len, c->host, sizeof c->host,
+                    port, sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+        c->port = atoi(port);
+    else
+        snprintf(c->host, sizeof c->host, "?");
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (epoll_add(srv->epfd, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+                  key_of((uint32_t)(c - srv->conns), c->gen)) != 0)
+        conn_close(srv, c);
+}
+
 static void accept_batch(pa_server *srv)
 {
     for (int i = 0; i < ACCEPT_BATCH && !atomic_load(&srv->stop); i++) {
         struct sockaddr_storage sa;
         socklen_t len = sizeof sa;
-        accepted a = {srv, &sa, 0};
-        int fd = accept4(srv->listen_fd, (struct sockaddr *)&sa, &len, SOCK_CLOEXEC);
+        int fd = accept4(srv->listen_fd, (struct sockaddr *)&sa, &len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
 
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
@@ -323,53 +472,342 @@ static void accept_batch(pa_server *srv)
                 shed_one(srv);
                 continue;
             }
-            break;                      /* EAGAIN: nothing more pending */
+            break;              /* EAGAIN: nothing more pending */
         }
-        a.addrlen = len;
-        socket_options(srv, fd);
-        if (pa_conntable_add(&srv->conns, fd, pa_time_mono_us() / 1000, publish, &a) != 0) {
-            /* connection limit: accepted and closed at once */
-            close(fd);
-        }
+        conn_open(srv, fd, &sa, len);
     }
-    if (epoll_rearm(srv->epfd, srv->listen_fd, pa_conntable_key(EV_LISTEN, 0)) != 0)
-        pa_log(PA_LOG_ERROR, "cannot re-arm the listener: %s", strerror(errno));
 }
 
-/* --- the idle reaper ------------------------------------------------------ */
+/* --- the loop: reading and framing --------------------------------------------------- */
 
-/* Under the table's lock. */
-static int close_idle(void *arg, pa_conn *c, uint64_t key)
+static void hand_over(pa_server *srv, conn *c, pa_src_reason reason)
 {
-    pa_server *srv = arg;
+    c->req_len = c->framed;
+    c->reason = reason;
+    c->st = C_SERVING;
+    pthread_mutex_lock(&srv->qlock);
+    q_push(&srv->work, c);
+    pthread_cond_signal(&srv->qcv);
+    pthread_mutex_unlock(&srv->qlock);
+}
 
-    (void)key;
-    (void)epoll_ctl(srv->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-    close(c->fd);
+/* Runs the guard over the bytes not yet framed; hands the request over
+ * when it is complete or must be answered now.  Returns 1 when it did. */
+static int frame(pa_server *srv, conn *c)
+{
+    const pa_config *cfg = srv->cfg;
+    size_t avail = c->in_len - c->in_off - c->framed, take;
+    pa_guard_result r = PA_GUARD_OK;
+
+    if (avail == 0)
+        return 0;
+    if (c->g == NULL) {
+        pa_guard_limits lim = {cfg->max_xml_attributes, cfg->max_xml_namespaces,
+                               (uint64_t)cfg->max_header_bytes};
+
+        /* open[] is used up to the depth limit only */
+        c->g = malloc(offsetof(pa_guard, open)
+                      + sizeof(uint32_t) * (size_t)(cfg->max_xml_depth + 1));
+        if (c->g == NULL)
+            return 0;
+        pa_guard_reset(c->g, cfg->max_xml_depth);
+        pa_guard_set_limits(c->g, &lim);
+        c->req_start_ms = now_ms();
+    }
+    take = pa_guard_take(c->g, c->in + c->in_off + c->framed, avail, &r);
+    c->framed += take;
+    if (r != PA_GUARD_OK || c->g->content_length > cfg->max_body_bytes
+        || c->g->body_bytes > (uint64_t)cfg->max_body_bytes) {
+        hand_over(srv, c, PA_SRC_REFUSED);
+        return 1;
+    }
+    if (pa_guard_complete(c->g)) {
+        hand_over(srv, c, PA_SRC_COMPLETE);
+        return 1;
+    }
     return 0;
 }
 
-static void reap(pa_server *srv)
+/* Makes room for READ_CHUNK more bytes; 0 when the request is already as
+ * large as any request may be (the guard refuses it before that). */
+static int make_room(pa_server *srv, conn *c)
 {
-    uint64_t ticks;
+    size_t limit = (size_t)srv->cfg->max_body_bytes + (size_t)srv->cfg->max_header_bytes
+                   + 2 * READ_CHUNK;
+    size_t cap;
+    char *p;
 
-    (void)!read(srv->timer_fd, &ticks, sizeof ticks);
-    pa_conntable_reap(&srv->conns, pa_time_mono_us() / 1000 - srv->idle_ms,
-                      close_idle, srv);
-    timer_arm(srv);
-    if (epoll_rearm(srv->epfd, srv->timer_fd, pa_conntable_key(EV_TIMER, 0)) != 0)
-        pa_log(PA_LOG_ERROR, "cannot re-arm the idle timer: %s", strerror(errno));
+    if (c->in_off > 0 && c->in_off == c->in_len)
+        c->in_off = c->in_len = 0;
+    if (c->in_cap - c->in_len >= READ_CHUNK)
+        return 1;
+    if (c->in_off > 0) {            /* move what is left to the front */
+        memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+        c->in_len -= c->in_off;
+        c->in_off = 0;
+        if (c->in_cap - c->in_len >= READ_CHUNK)
+            return 1;
+    }
+    if (c->in_len + READ_CHUNK > limit)
+        return 0;
+    cap = c->in_cap ? c->in_cap * 2 : READ_CHUNK;
+    while (cap < c->in_len + READ_CHUNK)
+        cap *= 2;
+    if ((p = realloc(c->in, cap)) == NULL)
+        return 0;
+    c->in = p;
+    c->in_cap = cap;
+    return 1;
 }
 
-/* --- serving ---------------------------------------------------------------- */
-
-/* Points the worker's gSOAP context at the connection it now owns. */
-static void soap_attach(struct soap *soap, const pa_conn *c)
+/* READ: reads until the socket is empty or a request is handed over. */
+static void conn_read(pa_server *srv, conn *c)
 {
-    soap->socket = c->fd;
+    while (c->st == C_READ) {
+        ssize_t n;
+
+        if (frame(srv, c))
+            return;
+        if (!c->readable)
+            return;
+        if (!make_room(srv, c)) {
+            hand_over(srv, c, PA_SRC_REFUSED);
+            return;
+        }
+        n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+        if (n > 0) {
+            /* A short read emptied the socket: the next bytes bring a new
+             * edge, no need for the read that would say EAGAIN. */
+            if ((size_t)n < c->in_cap - c->in_len && !c->hup)
+                c->readable = 0;
+            c->in_len += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            c->readable = 0;
+            return;
+        }
+        /* end of input or an error */
+        c->readable = 0;
+        c->peer_eof = 1;
+        if (c->framed > 0) {
+            hand_over(srv, c, PA_SRC_EOF);   /* the worker decides */
+        } else {
+            conn_close(srv, c);
+        }
+        return;
+    }
+}
+
+/* --- the loop: writing and closing ------------------------------------------------------ */
+
+static void conn_linger(pa_server *srv, conn *c)
+{
+    char sink[16384];
+
+    while (c->lingered < LINGER_BYTES) {
+        ssize_t n = read(c->fd, sink, sizeof sink);
+
+        if (n > 0) {
+            c->lingered += (size_t)n;
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return;             /* wait for more, or for the deadline */
+        break;                  /* end of input: the client has it all */
+    }
+    conn_close(srv, c);
+}
+
+static void next_request(pa_server *srv, conn *c);
+
+static void conn_write(pa_server *srv, conn *c)
+{
+    while (c->out_pos < c->out.len) {
+        ssize_t n = send(c->fd, c->out.p + c->out_pos, c->out.len - c->out_pos,
+                         MSG_NOSIGNAL);
+
+        if (n > 0) {
+            c->out_pos += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;             /* EPOLLOUT brings us back */
+        conn_close(srv, c);     /* the client is gone */
+        return;
+    }
+    c->out.len = c->out_pos = 0;
+    if (c->close_after || c->peer_eof || atomic_load(&srv->stop)) {
+        (void)shutdown(c->fd, SHUT_WR);
+        c->st = C_LINGER;
+        c->deadline_ms = now_ms() + LINGER_MS;
+        c->lingered = 0;
+        conn_linger(srv, c);
+        return;
+    }
+    next_request(srv, c);
+}
+
+/* After an answer: back to READ, with any pipelined bytes framed now (at
+ * the back of the queue when they already make a request). */
+static void next_request(pa_server *srv, conn *c)
+{
+    c->in_off += c->req_len;
+    if (c->in_off == c->in_len) {       /* nothing pipelined: no buffer kept */
+        free(c->in);
+        c->in = NULL;
+        c->in_off = c->in_len = c->in_cap = 0;
+    }
+    c->framed = 0;
+    c->req_len = 0;
+    c->req_start_ms = 0;
+    free(c->g);
+    c->g = NULL;
+    c->st = C_READ;
+    c->idle_since_ms = now_ms();
+    conn_read(srv, c);
+}
+
+/* A worker finished these connections: send their answers. */
+static void take_done(pa_server *srv)
+{
+    uint64_t v;
+    conn *c;
+
+    (void)!read(srv->done_fd, &v, sizeof v);
+    for (;;) {
+        pthread_mutex_lock(&srv->dlock);
+        c = q_pop(&srv->done);
+        pthread_mutex_unlock(&srv->dlock);
+        if (c == NULL)
+            return;
+        c->st = C_WRITE;
+        c->out_pos = 0;
+        c->deadline_ms = now_ms() + srv->cfg->send_timeout_ms;
+        conn_write(srv, c);
+    }
+}
+
+/* Deadlines, every tick. */
+static void tick(pa_server *srv)
+{
+    int64_t t = now_ms();
+    int64_t req_ms = 3 * (int64_t)srv->cfg->recv_timeout_ms;
+
+    for (uint32_t i = 0; i < srv->cap; i++) {
+        conn *c = &srv->conns[i];
+
+        switch (c->st) {
+        case C_READ:
+            if (c->req_start_ms && t - c->req_start_ms > req_ms)
+                hand_over(srv, c, PA_SRC_DEADLINE);
+            else if (!c->req_start_ms && t - c->idle_since_ms > srv->idle_ms)
+                conn_close(srv, c);
+            else if (!c->req_start_ms && atomic_load(&srv->stop))
+                conn_close(srv, c);
+            break;
+        case C_WRITE:
+        case C_LINGER:
+            if (t > c->deadline_ms)
+                conn_close(srv, c);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static void conn_event(pa_server *srv, uint64_t key, uint32_t events)
+{
+    uint32_t idx = (uint32_t)key;
+    conn *c;
+
+    if (idx >= srv->cap)
+        return;
+    c = &srv->conns[idx];
+    if (c->st == C_FREE || c->gen != (uint32_t)(key >> 32))
+        return;                 /* closed (and maybe reused) since */
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        c->readable = 1;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        c->hup = 1;
+    if (c->st == C_READ)
+        conn_read(srv, c);
+    else if (c->st == C_WRITE && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)))
+        conn_write(srv, c);
+    else if (c->st == C_LINGER)
+        conn_linger(srv, c);
+}
+
+/* Connections a worker still has, or answers not yet sent. */
+static int busy(pa_server *srv)
+{
+    for (uint32_t i = 0; i < srv->cap; i++)
+        if (srv->conns[i].st == C_SERVING || srv->conns[i].st == C_WRITE
+            || (srv->conns[i].st == C_READ && srv->conns[i].req_start_ms))
+            return 1;
+    return 0;
+}
+
+static void run_loop(pa_server *srv)
+{
+    struct epoll_event ev[64];
+    int64_t next_tick = now_ms() + TICK_MS, stop_until = 0;
+
+    for (;;) {
+        int64_t t = now_ms();
+        int n, wait = next_tick > t ? (int)(next_tick - t) : 0;
+
+        if (atomic_load(&srv->stop)) {
+            if (stop_until == 0) {
+                /* no new connections; requests in progress may finish */
+                (void)epoll_ctl(srv->epfd, EPOLL_CTL_DEL, srv->listen_fd, NULL);
+                close_fd(&srv->listen_fd);
+                stop_until = t + 3 * (int64_t)srv->cfg->recv_timeout_ms;
+                tick(srv);
+            }
+            if (!busy(srv) || t > stop_until)
+                return;
+        }
+        n = epoll_wait(srv->epfd, ev, 64, wait);
+        if (n < 0 && errno != EINTR) {
+            pa_log(PA_LOG_ERROR, "epoll_wait: %s", strerror(errno));
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            uint32_t idx = (uint32_t)ev[i].data.u64;
+
+            if (idx == EV_WAKE) {
+                uint64_t v;
+
+                (void)!read(srv->wake_fd, &v, sizeof v);
+            } else if (idx == EV_LISTEN)
+                accept_batch(srv);
+            else if (idx == EV_DONE)
+                take_done(srv);
+            else
+                conn_event(srv, ev[i].data.u64, ev[i].events);
+        }
+        if (now_ms() >= next_tick) {
+            tick(srv);
+            next_tick = now_ms() + TICK_MS;
+        }
+    }
+}
+
+/* --- workers ------------------------------------------------------------------------ */
+
+static void soap_attach(struct soap *soap, worker *w, conn *c)
+{
+    /* gSOAP checks, polls and switches the blocking mode of its socket:
+     * it gets a socket of its own, never the client's (the loop's). */
+    soap->socket = w->dummy[0];
     soap->error = SOAP_OK;
     soap->errnum = 0;
-    /* bytes buffered belong to the previous connection */
     pa_serve_attach(soap);
     soap->keep_alive = 0;
     memcpy(&soap->peer, &c->addr, c->addrlen);
@@ -380,72 +818,22 @@ static void soap_attach(struct soap *soap, const pa_conn *c)
                    ? ntohl(((const struct sockaddr_in *)&c->addr)->sin_addr.s_addr) : 0;
 }
 
-static int rearm_conn(void *arg, pa_conn *c, uint64_t key)
-{
-    pa_server *srv = arg;
-
-    return epoll_rearm(srv->epfd, c->fd, key);
-}
-
-/* Bounds of the lingering close below. */
-#define LINGER_MS 200
-#define LINGER_BYTES (512 * 1024)
-
-/* Closes a connection after its last answer.  Closing a socket with
- * unread bytes makes the kernel send a reset, and a reset makes the
- * client's kernel drop the answer it has not read yet: a client refused
- * in the middle of sending (too large, too many attributes) would get
- * nothing.  So: end our side first, then read and discard what is still
- * arriving - briefly and boundedly - and only then close. */
-static void close_answered(int fd, int unread)
-{
-    char sink[16384];
-    int64_t until = pa_time_mono_us() + (int64_t)LINGER_MS * 1000;
-    size_t drained = 0;
-
-    (void)shutdown(fd, SHUT_WR);
-    while (unread && drained < LINGER_BYTES) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        int64_t left = (until - pa_time_mono_us()) / 1000;
-        ssize_t n;
-
-        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-            break;
-        n = recv(fd, sink, sizeof sink, MSG_DONTWAIT);
-        if (n <= 0)
-            break;
-        drained += (size_t)n;
-    }
-    close(fd);
-}
-
-/* Serves the request(s) waiting on the connection named by key, then parks
- * it (keep-alive) or closes it. */
-static void serve_conn(worker *w, uint64_t key)
+static void serve(worker *w, conn *c)
 {
     pa_server *srv = w->srv;
     struct soap *soap = w->soap;
-    pa_conn *c = pa_conntable_claim(&srv->conns, key);
+    uint64_t one = 1;
     int open;
 
-    if (c == NULL)
-        return;                         /* closed by the reaper meanwhile */
-    soap_attach(soap, c);
+    soap_attach(soap, w, c);
+    pa_serve_source(soap, c->in + c->in_off, c->req_len, c->reason, &c->out);
     open = pa_serve_one(soap);
-    /* A pipelined request already sits in this worker's buffer: serve it
-     * now, as the readiness set cannot see those bytes. */
-    while (open && pa_serve_pending(soap) && !atomic_load(&srv->stop))
-        open = pa_serve_one(soap);
-    if (open && !atomic_load(&srv->stop)
-        && pa_conntable_park(&srv->conns, c, pa_time_mono_us() / 1000,
-                             rearm_conn, srv) == 0) {
-        soap->socket = SOAP_INVALID_SOCKET;
-        return;
-    }
-    /* The descriptor is ours to close, never gSOAP's (serve.c). */
-    close_answered(c->fd, pa_serve_unread(soap));
     soap->socket = SOAP_INVALID_SOCKET;
-    pa_conntable_release(&srv->conns, c);
+    c->close_after = !open || c->reason != PA_SRC_COMPLETE;
+    pthread_mutex_lock(&srv->dlock);
+    q_push(&srv->done, c);
+    pthread_mutex_unlock(&srv->dlock);
+    (void)!write(srv->done_fd, &one, sizeof one);
 }
 
 static void *worker_main(void *arg)
@@ -453,29 +841,18 @@ static void *worker_main(void *arg)
     worker *w = arg;
     pa_server *srv = w->srv;
 
-    while (!atomic_load(&srv->stop)) {
-        struct epoll_event ev;
-        int n = epoll_wait(srv->epfd, &ev, 1, -1);
-        uint32_t idx;
+    for (;;) {
+        conn *c;
 
-        if (n < 0 && errno != EINTR) {
-            pa_log(PA_LOG_ERROR, "epoll_wait: %s", strerror(errno));
-            break;
-        }
-        if (n <= 0 || atomic_load(&srv->stop))
-            continue;
-        idx = pa_conntable_key_index(ev.data.u64);
-        if (idx == EV_LISTEN)
-            accept_batch(srv);
-        else if (idx == EV_TIMER)
-            reap(srv);
-        else if (idx != EV_WAKE)
-            serve_conn(w, ev.data.u64);
+        pthread_mutex_lock(&srv->qlock);
+        while (!(c = q_pop(&srv->work)) && !srv->workers_exit)
+            pthread_cond_wait(&srv->qcv, &srv->qlock);
+        pthread_mutex_unlock(&srv->qlock);
+        if (c == NULL)
+            return NULL;
+        serve(w, c);
     }
-    return NULL;
 }
-
-/* --- workers ----------------------------------------------------------------- */
 
 static void install_http_hooks(struct soap *soap, int (*fn)(struct soap *))
 {
@@ -492,7 +869,10 @@ static void install_http_hooks(struct soap *soap, int (*fn)(struct soap *))
 static pa_err worker_init(pa_server *srv, worker *w)
 {
     w->srv = srv;
+    w->dummy[0] = w->dummy[1] = -1;
     w->ctx.cfg = srv->cfg;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, w->dummy) != 0)
+        return PA_ERR_UNKNOWN_ERROR;
     w->soap = soap_new();
     if (w->soap == NULL)
         return PA_ERR_UNKNOWN_ERROR;
@@ -511,17 +891,19 @@ static pa_err worker_init(pa_server *srv, worker *w)
 
 static void worker_done(pa_server *srv, worker *w, int opened)
 {
-    if (w->soap == NULL)
-        return;
-    if (opened && srv->hooks.worker_close != NULL)
-        srv->hooks.worker_close(&w->ctx);
-    w->soap->socket = SOAP_INVALID_SOCKET;
-    soap_free(w->soap);
-    w->soap = NULL;
+    if (w->soap != NULL) {
+        if (opened && srv->hooks.worker_close != NULL)
+            srv->hooks.worker_close(&w->ctx);
+        w->soap->socket = SOAP_INVALID_SOCKET;
+        soap_free(w->soap);
+        w->soap = NULL;
+    }
+    close_fd(&w->dummy[0]);
+    close_fd(&w->dummy[1]);
 }
 
-/* Starts the workers with SIGINT/SIGTERM blocked, so those signals are
- * handled by the thread in pa_server_run. */
+/* Starts the workers with every signal blocked: SIGINT and SIGTERM go to
+ * the thread in pa_server_run. */
 static pa_err start_workers(pa_server *srv, int n)
 {
     sigset_t block, old;
@@ -558,13 +940,19 @@ pa_err pa_server_run(pa_server *srv)
     if (srv->workers == NULL)
         return PA_ERR_UNKNOWN_ERROR;
     e = start_workers(srv, n);
-    if (e != PA_OK)
-        pa_server_stop(srv);
+    if (e == PA_OK)
+        run_loop(srv);
+    /* the workers finish what they hold, then leave */
+    pthread_mutex_lock(&srv->qlock);
+    srv->workers_exit = 1;
+    pthread_cond_broadcast(&srv->qcv);
+    pthread_mutex_unlock(&srv->qlock);
     for (int i = 0; i < srv->nworkers; i++)
         if (srv->workers[i].started)
             pthread_join(srv->workers[i].thread, NULL);
-    /* every worker is gone: close what is still idle */
-    pa_conntable_reap(&srv->conns, INT64_MAX, close_idle, srv);
+    for (uint32_t i = 0; i < srv->cap; i++)
+        if (srv->conns[i].st != C_FREE)
+            conn_close(srv, &srv->conns[i]);
     close_fd(&srv->listen_fd);
     for (int i = 0; i < srv->nworkers; i++)
         worker_done(srv, &srv->workers[i], 1);
@@ -580,6 +968,6 @@ void pa_server_stop(pa_server *srv)
 
     atomic_store(&srv->stop, 1);
     pa_respond_drain(1);
-    /* write(2) is async-signal-safe; the eventfd wakes every worker */
+    /* write(2) is async-signal-safe; the eventfd wakes the loop */
     (void)!write(srv->wake_fd, &one, sizeof one);
 }

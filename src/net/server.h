@@ -1,15 +1,15 @@
 /*
- * server.h - the listener and the worker pool.
+ * server.h - the event loop and the worker pool.
  *
- * A fixed pool of worker threads shares one epoll readiness set that holds
- * the listening socket and every idle keep-alive connection.  A worker
- * takes one ready connection, serves exactly one request on it
- * (pa_serve_one, plus any request the client already pipelined behind it)
- * and hands the connection back to the set, so no connection ever waits
- * behind another client's keep-alive session.  Idle connections are closed
- * after keepalive_timeout_ms; the number of open connections is bounded
- * (PA_SERVER_MAX_CONNS; beyond it a new connection is accepted and closed
- * at once).
+ * One thread (the event loop) owns every client socket: it accepts, reads
+ * requests into per-connection buffers, frames them with the guard, and
+ * sends the answers, all non-blocking.  Workers get only complete requests
+ * (or requests that must be answered now: refused, cut off, late) and
+ * answer them in memory, so no worker ever waits for a client's bytes or
+ * for a slow reader.  Connections are bounded (max_connections, and
+ * max_connections_per_peer from one address; the longest-idle keep-alive
+ * connection makes room when full), requests must arrive within three
+ * receive timeouts, idle connections close after keepalive_timeout_ms.
  */
 #ifndef PA_NET_SERVER_H
 #define PA_NET_SERVER_H
@@ -17,9 +17,6 @@
 #include "soap/pasoap.h"
 #include "util/config.h"
 #include "util/err.h"
-
-/* Open client connections at most. */
-#define PA_SERVER_MAX_CONNS 4096
 
 typedef struct pa_server pa_server;
 

@@ -57,6 +57,8 @@ typedef struct pa_config {
     int workers;                 /* worker threads */
     int64_t max_body_bytes;      /* largest accepted request body */
     int max_xml_depth;           /* deepest accepted XML element nesting */
+    int max_connections;         /* open client connections at most */
+    int max_connections_per_peer; /* of them from one address */
     int max_xml_attributes;      /* attributes of one element */
     int max_xml_namespaces;      /* namespace declarations of one element */
     int64_t max_header_bytes;    /* request bytes outside the body: headers,

@@ -20,6 +20,11 @@
 #   negative   test_negative.py: hostile and imperfect requests
 #   deadline   a request trickling in byte by byte is cut off (short
 #              receive timeout, so the phase takes seconds)
+#   availability  test_availability.py: 16 hostile connections (slow bytes,
+#              truncated chunked bodies, endless chunk extensions, attribute
+#              floods, answers never read) and a full connection table,
+#              each while a normal client must be answered within 2 s
+#              (4 workers, a 64-connection table)
 #   restrict   test_restrict.py: integrations made with restriction off,
 #              restart with PASERVER_RESTRICT_ACCESS=true on the same file
 #   persist    test_persist.py: create, SIGTERM, restart, compare (the
@@ -74,7 +79,7 @@ builddir=$(dirname "$PASERVER")
 tests=$PA_SRCDIR/tests/integration
 CLIENT=${PA_ITEST_CLIENT:-$builddir/tests/integration/test_soap_client}
 PY=${PA_ITEST_PYTHON:-/usr/bin/python3}
-ALL_PHASES="c zeep captures negative deadline restrict persist activation activation-enc concurrency callbacks crash sweep sigconcurrency sigcrash signatures signatures-enc v2recovery contract-all valgrind"
+ALL_PHASES="c zeep captures negative deadline availability restrict persist activation activation-enc concurrency callbacks crash sweep sigconcurrency sigcrash signatures signatures-enc v2recovery contract-all valgrind"
 ONLY=${PA_ITEST_ONLY:-$ALL_PHASES}
 CONTEXT=/powerauth-java-server
 # Small limits so the negative suite can cross them cheaply.
@@ -315,6 +320,17 @@ if wanted deadline; then
             slow_trickle_cut_off
         stop_server deadline
         check_log deadline
+    fi
+fi
+
+# --- availability: hostile clients while a normal one is served ----------------------
+if wanted availability; then
+    if start_server availability "$tmp/availability.db" PASERVER_WORKERS=4 \
+        PASERVER_RECV_TIMEOUT_MS=2000 PASERVER_MAX_CONNECTIONS=64 \
+        PASERVER_MAX_CONNECTIONS_PER_PEER=64; then
+        run_suite availability "$PY" test_availability.py
+        stop_server availability
+        check_log availability
     fi
 fi
 

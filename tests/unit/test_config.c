@@ -109,6 +109,8 @@ static void test_defaults(void)
                                    ? 16 : 8 * (cpus < 1 ? 1 : cpus));
     CU_ASSERT_EQUAL(c.max_body_bytes, 1048576);
     CU_ASSERT_EQUAL(c.max_xml_depth, 64);
+    CU_ASSERT_EQUAL(c.max_connections, 4096);
+    CU_ASSERT_EQUAL(c.max_connections_per_peer, 1024);
     CU_ASSERT_EQUAL(c.max_xml_attributes, 64);
     CU_ASSERT_EQUAL(c.max_xml_namespaces, 32);
     CU_ASSERT_EQUAL(c.max_header_bytes, 65536);
@@ -390,6 +392,8 @@ static const struct {
     {"PASERVER_WORKERS=7", "workers = 7"},
     {"PASERVER_MAX_BODY_BYTES=4096", "max_body_bytes = 4096"},
     {"PASERVER_MAX_XML_DEPTH=32", "max_xml_depth = 32"},
+    {"PASERVER_MAX_CONNECTIONS=100", "max_connections = 100"},
+    {"PASERVER_MAX_CONNECTIONS_PER_PEER=7", "max_connections_per_peer = 7"},
     {"PASERVER_MAX_XML_ATTRIBUTES=17", "max_xml_attributes = 17"},
     {"PASERVER_MAX_XML_NAMESPACES=9", "max_xml_namespaces = 9"},
     {"PASERVER_MAX_HEADER_BYTES=4096", "max_header_bytes = 4096"},

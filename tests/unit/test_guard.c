@@ -1,6 +1,5 @@
 /*
- * test_guard.c - the request stream guard (src/net/guard.c) and, in
- * test_conntable.c, the pool's connection table: the test_guard program.
+ * test_guard.c - the request stream guard (src/net/guard.c).
  *
  * Each guard case is a complete raw HTTP request fed in three ways - at
  * once, byte by byte, and in chunks of 7 bytes - which must all give the
@@ -17,8 +16,6 @@
 #include <CUnit/CUnit.h>
 
 #include "net/guard.h"
-
-int register_conntable_suite(void);
 
 #define DEPTH 4
 
@@ -834,7 +831,7 @@ int main(void)
 
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
-    if (register_guard_suite() != 0 || register_conntable_suite() != 0) {
+    if (register_guard_suite() != 0) {
         CU_cleanup_registry();
         return 2;
     }
