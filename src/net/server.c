@@ -845,11 +845,20 @@ static void *worker_main(void *arg)
         conn *c;
 
         pthread_mutex_lock(&srv->qlock);
-        while (!(c = q_pop(&srv->work)) && !srv->workers_exit)
+        while (!(c = q_pop(&srv->work)) && !srv->workers_exit) {
+            /* out of work: the request lines kept so far go out now */
+            pthread_mutex_unlock(&srv->qlock);
+            pa_log_flush();
+            pthread_mutex_lock(&srv->qlock);
+            if ((c = q_pop(&srv->work)) != NULL || srv->workers_exit)
+                break;
             pthread_cond_wait(&srv->qcv, &srv->qlock);
+        }
         pthread_mutex_unlock(&srv->qlock);
-        if (c == NULL)
+        if (c == NULL) {
+            pa_log_flush();
             return NULL;
+        }
         serve(w, c);
     }
 }

@@ -19,6 +19,7 @@
  * SQLite's per-connection mutex.
  */
 #include <stdarg.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,15 @@ static pa_err configure(sqlite3 *db, const pa_store_options *opt)
     return pragma_expect(db, "PRAGMA foreign_keys", "1", 0);
 }
 
+/* Process-wide SQLite settings, before its first use.  Memory statistics
+ * take a global mutex on every allocation; paserver reads none of them. */
+static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
+
+static void sqlite_global(void)
+{
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 pa_err pa_sq_connect(const char *path, const pa_store_options *opt, int create,
                      sqlite3 **out)
 {
@@ -137,6 +147,7 @@ pa_err pa_sq_connect(const char *path, const pa_store_options *opt, int create,
     int rc;
 
     *out = NULL;
+    pthread_once(&sqlite_once, sqlite_global);
     if (create)
         flags |= SQLITE_OPEN_CREATE;
     rc = sqlite3_open_v2(path, &db, flags, NULL);

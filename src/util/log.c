@@ -171,18 +171,58 @@ static void field(char out[FIELD_MAX + 1], const char *in)
     out[n] = '\0';
 }
 
+/* Request lines of this thread not yet written (stderr/stream target
+ * only): one write(2) for many lines under load.  pa_log_flush writes them;
+ * the worker pool calls it whenever a worker runs out of work. */
+static _Thread_local struct {
+    char buf[8192];
+    size_t len;
+} pending;
+
+void pa_log_flush(void)
+{
+    if (pending.len == 0)
+        return;
+    pthread_mutex_lock(&lock);
+    {
+        FILE *f = stream != NULL ? stream : stderr;
+
+        fwrite(pending.buf, 1, pending.len, f);
+        fflush(f);
+    }
+    pthread_mutex_unlock(&lock);
+    pending.len = 0;
+}
+
 void pa_log_request(const char *operation, const char *result_code,
                     long long duration_us, const char *peer)
 {
     char op[FIELD_MAX + 1], res[FIELD_MAX + 1], addr[FIELD_MAX + 1];
-    char line[4 * FIELD_MAX + 64];
+    char line[4 * FIELD_MAX + 64 + PA_TIME_ISO_BUF + 8];
+    char ts[PA_TIME_ISO_BUF];
+    int n;
 
     if (!pa_log_enabled(PA_LOG_INFO))
         return;
     field(op, operation);
     field(res, result_code);
     field(addr, peer);
-    snprintf(line, sizeof line, "op=%s result=%s us=%lld peer=%s", op, res,
-             duration_us < 0 ? 0LL : duration_us, addr);
-    emit(PA_LOG_INFO, line);
+    if (target == PA_LOG_TARGET_SYSLOG) {
+        snprintf(line, sizeof line, "op=%s result=%s us=%lld peer=%s", op, res,
+                 duration_us < 0 ? 0LL : duration_us, addr);
+        emit(PA_LOG_INFO, line);
+        return;
+    }
+    pa_time_format_iso(pa_time_now_ms(), ts);
+    n = snprintf(line, sizeof line, "%s %s op=%s result=%s us=%lld peer=%s\n", ts,
+                 level_tags[PA_LOG_INFO], op, res, duration_us < 0 ? 0LL : duration_us,
+                 addr);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof line)
+        n = (int)sizeof line - 1;
+    if (pending.len + (size_t)n > sizeof pending.buf)
+        pa_log_flush();
+    memcpy(pending.buf + pending.len, line, (size_t)n);
+    pending.len += (size_t)n;
 }

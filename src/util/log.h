@@ -104,4 +104,8 @@ void pa_log(pa_log_level level, const char *fmt, ...) PA_LOG_PRINTF(2, 3);
 void pa_log_request(const char *operation, const char *result_code,
                     long long duration_us, const char *peer);
 
+/* Request lines are kept per thread and written in batches; this writes
+ * the calling thread's now (a worker out of work, or leaving). */
+void pa_log_flush(void);
+
 #endif

@@ -161,6 +161,11 @@ static void test_request_line(void)
     pa_log_request("VerifySignature", "ERR0012", 250, "[::1]:50123");
     pa_log_request(NULL, "", -7, NULL);
     pa_log_request("Bad Op\nINFO forged", "OK", 1, "1.2.3.4 x=y");
+    /* request lines are kept per thread until flushed */
+    s = written();
+    CU_ASSERT(s != NULL && s[0] == '\0');
+    free(s);
+    pa_log_flush();
     s = written();
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     CU_ASSERT(matches(s, "^" TS " INFO op=CreateActivation result=OK us=1834 "
@@ -222,6 +227,7 @@ static void *writer(void *arg)
         else
             pa_log_request("Op", "OK", i, "10.0.0.1");
     }
+    pa_log_flush();
     return NULL;
 }
 
