@@ -27,8 +27,11 @@ static pa_server *running;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    if (running != NULL)
+    if (running == NULL)
+        return;
+    if (sig == SIGHUP)
+        pa_server_reload(running);      /* TLS certificate and key */
+    else
         pa_server_stop(running);
 }
 
@@ -150,6 +153,7 @@ int main(int argc, char **argv)
     running = srv;
     signal(SIGPIPE, SIG_IGN);
     signal(SIGTERM, on_signal);
+    signal(SIGHUP, on_signal);
     signal(SIGINT, on_signal);
     /* background work (DESIGN.md "Work outside a request"); the threads
      * all block every signal, so SIGTERM and SIGINT reach this thread */

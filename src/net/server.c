@@ -49,6 +49,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "net/guard.h"
 #include "net/respond.h"
 #include "net/serve.h"
@@ -80,6 +83,9 @@ typedef struct conn {
     int readable;               /* edge seen, not read to EAGAIN since */
     int peer_eof;               /* the client shut its side */
     int hup;                    /* epoll said so: read on to the end */
+    SSL *ssl;                   /* TLS: NULL on a plain listener */
+    int handshaken;             /* the TLS handshake is done */
+    int want_write;             /* TLS needs the socket writable to go on */
     /* input: bytes read and not yet handed over, from `in + in_off` */
     char *in;
     size_t in_off, in_len, in_cap;
@@ -138,6 +144,10 @@ struct pa_server {
     int nworkers;
     worker *workers;
     pa_err worker_error;
+    /* TLS: the context new connections get (NULL: plain HTTP); replaced
+     * by the loop when a reload is asked for */
+    SSL_CTX *tls;
+    atomic_int reload;
 };
 
 /* --- small helpers ------------------------------------------------------------ */
@@ -248,6 +258,110 @@ static void raise_fd_limit(uint32_t conns)
     (void)setrlimit(RLIMIT_NOFILE, &rl);
 }
 
+/* --- TLS --------------------------------------------------------------------------- */
+
+static int key_password(char *buf, int size, int rwflag, void *userdata)
+{
+    const char *pw = userdata;
+    size_t n = pw ? strlen(pw) : 0;
+
+    (void)rwflag;
+    if (n == 0 || n >= (size_t)size)
+        return 0;
+    memcpy(buf, pw, n);
+    return (int)n;
+}
+
+/* OpenSSL's reason for the last failure, for a log line. */
+static const char *tls_error(char *buf, size_t len)
+{
+    unsigned long e = ERR_peek_last_error();
+
+    ERR_error_string_n(e, buf, len);
+    ERR_clear_error();
+    return e ? buf : "unknown error";
+}
+
+/* A server context from the configured files; NULL with a message. */
+static SSL_CTX *tls_context(const pa_config *cfg, char *errbuf, size_t errlen)
+{
+    char why[256];
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+    if (ctx == NULL) {
+        snprintf(errbuf, errlen, "TLS: %s", tls_error(why, sizeof why));
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    /* TLS 1.2: forward-secret AEAD only (1.3's suites are all of that kind) */
+    SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL");
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE
+                                 | SSL_OP_NO_COMPRESSION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
+                              | SSL_MODE_ENABLE_PARTIAL_WRITE);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+    SSL_CTX_set_default_passwd_cb(ctx, key_password);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, cfg->tls_key_password);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert_file) != 1) {
+        snprintf(errbuf, errlen, "TLS: cannot use the certificate %s: %s",
+                 cfg->tls_cert_file, tls_error(why, sizeof why));
+        goto fail;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key_file, SSL_FILETYPE_PEM) != 1
+        || SSL_CTX_check_private_key(ctx) != 1) {
+        snprintf(errbuf, errlen, "TLS: cannot use the private key %s (wrong file, "
+                 "or PASERVER_TLS_KEY_PASSWORD): %s", cfg->tls_key_file,
+                 tls_error(why, sizeof why));
+        goto fail;
+    }
+    if (cfg->tls_client_ca_file[0] != '\0') {
+        STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(cfg->tls_client_ca_file);
+
+        if (names == NULL
+            || SSL_CTX_load_verify_locations(ctx, cfg->tls_client_ca_file, NULL) != 1) {
+            sk_X509_NAME_pop_free(names, X509_NAME_free);
+            snprintf(errbuf, errlen, "TLS: cannot use the client CAs %s: %s",
+                     cfg->tls_client_ca_file, tls_error(why, sizeof why));
+            goto fail;
+        }
+        SSL_CTX_set_client_CA_list(ctx, names);
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    }
+    /* the passphrase is not needed after loading */
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
+    return ctx;
+fail:
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+/* In the loop: new connections get a context made from the files as they
+ * are now; a failure keeps the old one. */
+static void tls_reload(pa_server *srv)
+{
+    char err[512];
+    SSL_CTX *ctx;
+
+    if (srv->tls == NULL)
+        return;
+    if ((ctx = tls_context(srv->cfg, err, sizeof err)) == NULL) {
+        pa_log(PA_LOG_ERROR, "%s; keeping the certificate in use", err);
+        return;
+    }
+    SSL_CTX_free(srv->tls);     /* connections hold their own reference */
+    srv->tls = ctx;
+    pa_log(PA_LOG_INFO, "TLS certificate and key reloaded");
+}
+
+void pa_server_reload(pa_server *srv)
+{
+    uint64_t one = 1;
+
+    atomic_store(&srv->reload, 1);
+    (void)!write(srv->wake_fd, &one, sizeof one);
+}
+
 void pa_server_free(pa_server *srv)
 {
     if (srv == NULL)
@@ -257,12 +371,14 @@ void pa_server_free(pa_server *srv)
 
         if (c->st != C_FREE)
             close(c->fd);
+        SSL_free(c->ssl);
         free(c->in);
         free(c->g);
         free(c->out.p);
     }
     free(srv->conns);
     free(srv->free_slots);
+    SSL_CTX_free(srv->tls);
     close_fd(&srv->listen_fd);
     close_fd(&srv->epfd);
     close_fd(&srv->wake_fd);
@@ -315,6 +431,11 @@ pa_err pa_server_create(const pa_config *cfg, const pa_server_hooks *hooks,
         return PA_ERR_INVALID_REQUEST;
     }
     srv->port = bound_port(srv->listen_fd);
+    if (cfg->tls_cert_file[0] != '\0'
+        && (srv->tls = tls_context(cfg, errbuf, errlen)) == NULL) {
+        pa_server_free(srv);
+        return PA_ERR_INVALID_REQUEST;
+    }
     srv->epfd = epoll_create1(EPOLL_CLOEXEC);
     srv->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     srv->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -341,6 +462,9 @@ int pa_server_port(const pa_server *srv)
 static void conn_close(pa_server *srv, conn *c)
 {
     close(c->fd);               /* also leaves the epoll set */
+    SSL_free(c->ssl);
+    c->ssl = NULL;
+    c->handshaken = c->want_write = 0;
     free(c->in);
     free(c->g);
     free(c->out.p);
@@ -451,6 +575,16 @@ static void conn_open(pa_server *srv, int fd, const struct sockaddr_storage *sa,
     else
         snprintf(c->host, sizeof c->host, "?");
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (srv->tls != NULL) {
+        /* the handshake must end within a request's time, like a request */
+        if ((c->ssl = SSL_new(srv->tls)) == NULL || SSL_set_fd(c->ssl, fd) != 1) {
+            conn_close(srv, c);
+            return;
+        }
+        SSL_set_accept_state(c->ssl);
+        c->req_start_ms = c->idle_since_ms;
+        c->readable = 1;        /* the ClientHello may be there already */
+    }
     if (epoll_add(srv->epfd, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
                   key_of((uint32_t)(c - srv->conns), c->gen)) != 0)
         conn_close(srv, c);
@@ -475,6 +609,59 @@ static void accept_batch(pa_server *srv)
             break;              /* EAGAIN: nothing more pending */
         }
         conn_open(srv, fd, &sa, len);
+    }
+}
+
+/* --- the loop: socket or TLS I/O ---------------------------------------------------- */
+
+/* Reads into buf: > 0 bytes, 0 end of input, -1 with errno (EAGAIN: wait;
+ * c->want_write set when TLS must write before it can read on). */
+static ssize_t conn_recv(conn *c, char *buf, size_t len)
+{
+    int n;
+
+    if (c->ssl == NULL)
+        return read(c->fd, buf, len);
+    ERR_clear_error();
+    n = SSL_read(c->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+    if (n > 0)
+        return n;
+    switch (SSL_get_error(c->ssl, n)) {
+    case SSL_ERROR_WANT_WRITE:
+        c->want_write = 1;
+        /* fall through */
+    case SSL_ERROR_WANT_READ:
+        errno = EAGAIN;
+        return -1;
+    case SSL_ERROR_ZERO_RETURN:
+        return 0;
+    default:                    /* a failed handshake (no client
+                                 * certificate under mTLS ...), a reset */
+        ERR_clear_error();
+        errno = ECONNRESET;
+        return -1;
+    }
+}
+
+static ssize_t conn_send(conn *c, const char *buf, size_t len)
+{
+    int n;
+
+    if (c->ssl == NULL)
+        return send(c->fd, buf, len, MSG_NOSIGNAL);
+    ERR_clear_error();
+    n = SSL_write(c->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+    if (n > 0)
+        return n;
+    switch (SSL_get_error(c->ssl, n)) {
+    case SSL_ERROR_WANT_WRITE:
+    case SSL_ERROR_WANT_READ:
+        errno = EAGAIN;
+        return -1;
+    default:
+        ERR_clear_error();
+        errno = EPIPE;
+        return -1;
     }
 }
 
@@ -574,11 +761,19 @@ static void conn_read(pa_server *srv, conn *c)
             hand_over(srv, c, PA_SRC_REFUSED);
             return;
         }
-        n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+        n = conn_recv(c, c->in + c->in_len, c->in_cap - c->in_len);
+        if (c->ssl && !c->handshaken && SSL_is_init_finished(c->ssl)) {
+            /* handshake done: from now on the keep-alive rules apply */
+            c->handshaken = 1;
+            if (c->framed == 0 && n <= 0)
+                c->req_start_ms = 0;
+            c->idle_since_ms = now_ms();
+        }
         if (n > 0) {
             /* A short read emptied the socket: the next bytes bring a new
-             * edge, no need for the read that would say EAGAIN. */
-            if ((size_t)n < c->in_cap - c->in_len && !c->hup)
+             * edge, no need for the read that would say EAGAIN.  (Not so
+             * with TLS: one read returns one record.) */
+            if ((size_t)n < c->in_cap - c->in_len && !c->hup && c->ssl == NULL)
                 c->readable = 0;
             c->in_len += (size_t)n;
             continue;
@@ -592,7 +787,7 @@ static void conn_read(pa_server *srv, conn *c)
         /* end of input or an error */
         c->readable = 0;
         c->peer_eof = 1;
-        if (c->framed > 0) {
+        if (c->framed > 0 && (c->ssl == NULL || c->handshaken)) {
             hand_over(srv, c, PA_SRC_EOF);   /* the worker decides */
         } else {
             conn_close(srv, c);
@@ -626,8 +821,7 @@ static void next_request(pa_server *srv, conn *c);
 static void conn_write(pa_server *srv, conn *c)
 {
     while (c->out_pos < c->out.len) {
-        ssize_t n = send(c->fd, c->out.p + c->out_pos, c->out.len - c->out_pos,
-                         MSG_NOSIGNAL);
+        ssize_t n = conn_send(c, c->out.p + c->out_pos, c->out.len - c->out_pos);
 
         if (n > 0) {
             c->out_pos += (size_t)n;
@@ -642,6 +836,8 @@ static void conn_write(pa_server *srv, conn *c)
     }
     c->out.len = c->out_pos = 0;
     if (c->close_after || c->peer_eof || atomic_load(&srv->stop)) {
+        if (c->ssl != NULL && c->handshaken)
+            (void)SSL_shutdown(c->ssl);     /* close_notify, best effort */
         (void)shutdown(c->fd, SHUT_WR);
         c->st = C_LINGER;
         c->deadline_ms = now_ms() + LINGER_MS;
@@ -703,7 +899,9 @@ static void tick(pa_server *srv)
 
         switch (c->st) {
         case C_READ:
-            if (c->req_start_ms && t - c->req_start_ms > req_ms)
+            if (c->ssl && !c->handshaken && t - c->req_start_ms > req_ms)
+                conn_close(srv, c);     /* a handshake that never ends */
+            else if (c->req_start_ms && t - c->req_start_ms > req_ms)
                 hand_over(srv, c, PA_SRC_DEADLINE);
             else if (!c->req_start_ms && t - c->idle_since_ms > srv->idle_ms)
                 conn_close(srv, c);
@@ -735,6 +933,10 @@ static void conn_event(pa_server *srv, uint64_t key, uint32_t events)
         c->readable = 1;
     if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         c->hup = 1;
+    if ((events & EPOLLOUT) && c->want_write) {
+        c->want_write = 0;      /* TLS could not write; it can now */
+        c->readable = 1;
+    }
     if (c->st == C_READ)
         conn_read(srv, c);
     else if (c->st == C_WRITE && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)))
@@ -748,7 +950,7 @@ static int busy(pa_server *srv)
 {
     for (uint32_t i = 0; i < srv->cap; i++)
         if (srv->conns[i].st == C_SERVING || srv->conns[i].st == C_WRITE
-            || (srv->conns[i].st == C_READ && srv->conns[i].req_start_ms))
+            || (srv->conns[i].st == C_READ && srv->conns[i].framed))
             return 1;
     return 0;
 }
@@ -785,6 +987,8 @@ static void run_loop(pa_server *srv)
                 uint64_t v;
 
                 (void)!read(srv->wake_fd, &v, sizeof v);
+                if (atomic_exchange(&srv->reload, 0))
+                    tls_reload(srv);
             } else if (idx == EV_LISTEN)
                 accept_batch(srv);
             else if (idx == EV_DONE)
@@ -826,6 +1030,7 @@ static void serve(worker *w, conn *c)
     int open;
 
     soap_attach(soap, w, c);
+    w->ctx.secure = c->ssl != NULL;
     pa_serve_source(soap, c->in + c->in_off, c->req_len, c->reason, &c->out);
     open = pa_serve_one(soap);
     soap->socket = SOAP_INVALID_SOCKET;
@@ -911,7 +1116,7 @@ static void worker_done(pa_server *srv, worker *w, int opened)
     close_fd(&w->dummy[1]);
 }
 
-/* Starts the workers with every signal blocked: SIGINT and SIGTERM go to
+/* Starts the workers with SIGINT, SIGTERM and SIGHUP blocked: they go to
  * the thread in pa_server_run. */
 static pa_err start_workers(pa_server *srv, int n)
 {
@@ -921,6 +1126,7 @@ static pa_err start_workers(pa_server *srv, int n)
     sigemptyset(&block);
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &block, &old);
     for (int i = 0; i < n; i++) {
         worker *w = &srv->workers[i];

@@ -10,6 +10,8 @@
  * max_connections_per_peer from one address; the longest-idle keep-alive
  * connection makes room when full), requests must arrive within three
  * receive timeouts, idle connections close after keepalive_timeout_ms.
+ * With tls_cert_file set the listener speaks TLS (1.2+; mutual with
+ * tls_client_ca_file), handshakes included in the loop.
  */
 #ifndef PA_NET_SERVER_H
 #define PA_NET_SERVER_H
@@ -45,6 +47,11 @@ int pa_server_port(const pa_server *srv);
  * in progress finish, closes every connection and returns.  Fails when a
  * worker cannot open its resources (hooks.worker_open). */
 pa_err pa_server_run(pa_server *srv);
+
+/* Async-signal-safe: asks the loop to load the TLS certificate, key and
+ * client CAs again (SIGHUP); new connections use them, a failure keeps the
+ * old ones and is logged. */
+void pa_server_reload(pa_server *srv);
 
 /* Async-signal-safe: asks pa_server_run to stop and return. */
 void pa_server_stop(pa_server *srv);

@@ -166,6 +166,9 @@ static void endpoint_url(struct soap *soap, char *buf, size_t len)
         scheme = "https", host = ep + 8;
     else if (strncmp(ep, "http://", 7) == 0)
         host = ep + 7;
+    /* the event loop did the TLS: gSOAP saw plain bytes */
+    if (soap->user != NULL && ((const pa_ctx *)soap->user)->secure)
+        scheme = "https";
     if (host != NULL)
         n = strcspn(host, "/");
     (void)local_addr(soap, local, sizeof local, &port);

@@ -27,6 +27,7 @@ typedef struct pa_ctx {
     int client_error;           /* the request itself was unusable */
     const char *client_msg;     /* faultstring for a refused request */
     void *net;                  /* owned by the net layer (guard state) */
+    int secure;                 /* this request came over TLS */
 } pa_ctx;
 
 /* Both namespaces, WS-Security, and SOAP 1.1 only (no SOAP 1.2 pattern).

@@ -168,12 +168,16 @@ static const key_desc keys[] = {
     {"proxy_username", K_STR, OFF(proxy_username), 0, 0, "",
      PSH "http.proxy.username"},
     {"public_base_url", K_STR, OFF(public_base_url), 0, 0, "", NULL},
+    {"tls_cert_file", K_STR, OFF(tls_cert_file), 0, 0, "", NULL},
+    {"tls_key_file", K_STR, OFF(tls_key_file), 0, 0, "", NULL},
+    {"tls_client_ca_file", K_STR, OFF(tls_client_ca_file), 0, 0, "", NULL},
     {"service_name", K_STR, OFF(service_name), 0, 0, "powerauth-java-server",
      "spring.application.name"},
     {"master_db_encryption_key", K_SECRET_KEY, 0, 0, 0, NULL,
      "powerauth.server.db.master.encryption.key"},
     {"proxy_password", K_SECRET_STR, OFF(proxy_password), 0, 0, NULL,
      PSH "http.proxy.password"},
+    {"tls_key_password", K_SECRET_STR, OFF(tls_key_password), 0, 0, NULL, NULL},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -645,14 +649,19 @@ static pa_err set_secret(pa_config *c, const key_desc *d, const char *text,
         c->master_db_encryption_key_set = true;
         return PA_OK;
     }
-    if (c->proxy_password != NULL) {
-        OPENSSL_cleanse(c->proxy_password, strlen(c->proxy_password));
-        free(c->proxy_password);
-        c->proxy_password = NULL;
+    {
+        char **slot = field(c, d);
+
+        if (*slot != NULL) {
+            OPENSSL_cleanse(*slot, strlen(*slot));
+            free(*slot);
+            *slot = NULL;
+        }
+        if (text[0] == '\0')
+            return PA_OK;
+        *slot = strdup(text);
     }
-    if (text[0] == '\0')
-        return PA_OK;
-    if ((c->proxy_password = strdup(text)) == NULL) {
+    if (*(char **)field(c, d) == NULL) {
         snprintf(why, wl, "out of memory");
         return PA_ERR_UNKNOWN_ERROR;
     }
@@ -713,10 +722,15 @@ void pa_config_free(pa_config *c)
     for (size_t i = 0; i < NKEYS; i++)
         if (is_string(&keys[i]))
             free(*(char **)field(c, &keys[i]));
-    if (c->proxy_password != NULL) {
-        OPENSSL_cleanse(c->proxy_password, strlen(c->proxy_password));
-        free(c->proxy_password);
-    }
+    for (size_t i = 0; i < NKEYS; i++)
+        if (keys[i].kind == K_SECRET_STR) {
+            char *v = *(char **)field(c, &keys[i]);
+
+            if (v != NULL) {
+                OPENSSL_cleanse(v, strlen(v));
+                free(v);
+            }
+        }
     OPENSSL_cleanse(c, sizeof *c);
 }
 
@@ -1048,6 +1062,16 @@ pa_err pa_config_validate(const pa_config *c, char *errbuf, size_t errlen)
                 "is true");
         return PA_ERR_INVALID_INPUT_FORMAT;
     }
+    if ((c->tls_cert_file[0] != '\0') != (c->tls_key_file[0] != '\0')) {
+        set_err(errbuf, errlen, "tls_cert_file and tls_key_file: set both (TLS) "
+                "or neither (plain HTTP)");
+        return PA_ERR_INVALID_INPUT_FORMAT;
+    }
+    if (c->tls_client_ca_file[0] != '\0' && c->tls_cert_file[0] == '\0') {
+        set_err(errbuf, errlen, "tls_client_ca_file: needs tls_cert_file and "
+                "tls_key_file (mutual TLS is TLS)");
+        return PA_ERR_INVALID_INPUT_FORMAT;
+    }
     if (c->public_base_url[0] != '\0' && !public_url_ok(c->public_base_url)) {
         set_err(errbuf, errlen, "public_base_url: '%.80s' is not http(s)://host"
                 "[:port] with an optional path, without a trailing '/', quotes, "
@@ -1109,7 +1133,7 @@ void pa_config_dump(const pa_config *c, FILE *out)
             fputs(c->master_db_encryption_key_set ? "(set)" : "(unset)", out);
             break;
         case K_SECRET_STR:
-            fputs(c->proxy_password != NULL ? "(set)" : "(unset)", out);
+            fputs(*(char *const *)cfield(c, d) != NULL ? "(set)" : "(unset)", out);
             break;
         default:
             dump_quoted(*(char *const *)cfield(c, d), out);

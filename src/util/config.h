@@ -114,6 +114,11 @@ typedef struct pa_config {
     char *proxy_host;
     int proxy_port;
     char *proxy_username;        /* "" = no proxy authentication */
+    char *tls_cert_file;          /* "" = plain HTTP; PEM, chain allowed */
+    char *tls_key_file;           /* PEM private key of tls_cert_file */
+    char *tls_client_ca_file;     /* "" = no client certificates; else
+                                   * mutual TLS: clients must present one
+                                   * signed by these CAs */
     char *public_base_url;        /* "" or scheme://host[:port][/path]: the
                                    * WSDL's soap:address base instead of the
                                    * request's Host header */
@@ -122,6 +127,7 @@ typedef struct pa_config {
     bool master_db_encryption_key_set;   /* false: record encryption off */
     uint8_t master_db_encryption_key[PA_CONFIG_MASTER_KEY_LEN];
     char *proxy_password;                /* NULL when unset */
+    char *tls_key_password;              /* NULL when unset (environment) */
 } pa_config;
 
 /* Fills c (whose previous contents are ignored, not freed) with every

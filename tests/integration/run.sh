@@ -20,6 +20,11 @@
 #   negative   test_negative.py: hostile and imperfect requests
 #   deadline   a request trickling in byte by byte is cut off (short
 #              receive timeout, so the phase takes seconds)
+#   tls, mtls  the C client's suite over https, then test_tls.py: TLS on
+#              the listener (certificates made with openssl here):
+#              handshake, old versions refused, zeep over
+#              https, slow handshakes and slow bytes hold no worker, SIGHUP
+#              reload; then client certificates required (mutual TLS)
 #   availability  test_availability.py: 16 hostile connections (slow bytes,
 #              truncated chunked bodies, endless chunk extensions, attribute
 #              floods, answers never read) and a full connection table,
@@ -79,7 +84,7 @@ builddir=$(dirname "$PASERVER")
 tests=$PA_SRCDIR/tests/integration
 CLIENT=${PA_ITEST_CLIENT:-$builddir/tests/integration/test_soap_client}
 PY=${PA_ITEST_PYTHON:-/usr/bin/python3}
-ALL_PHASES="c zeep captures negative deadline availability restrict persist activation activation-enc concurrency callbacks crash sweep sigconcurrency sigcrash signatures signatures-enc v2recovery contract-all valgrind"
+ALL_PHASES="c zeep captures negative deadline availability tls mtls restrict persist activation activation-enc concurrency callbacks crash sweep sigconcurrency sigcrash signatures signatures-enc v2recovery contract-all valgrind"
 ONLY=${PA_ITEST_ONLY:-$ALL_PHASES}
 CONTEXT=/powerauth-java-server
 # Small limits so the negative suite can cross them cheaply.
@@ -119,6 +124,10 @@ done
 answers() {
     local line=""
     { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || return 1
+    if [ -n "${probe_tls:-}" ]; then    # a TLS listener: accepting is enough
+        exec 3<&- 3>&-
+        return 0
+    fi
     printf 'GET / HTTP/1.0\r\n\r\n' >&3
     IFS= read -r -t 5 line <&3
     exec 3<&- 3>&-
@@ -132,6 +141,8 @@ answers() {
 start_server() {
     local name=$1 db=$2 waited=0 limit=100
     shift 2
+    probe_tls=
+    case " $* " in *" PASERVER_TLS_CERT_FILE="*) probe_tls=1 ;; esac
     log=$tmp/$name.log
     [ ${#prefix[@]} -gt 0 ] && limit=600            # valgrind starts slowly
     (
@@ -331,6 +342,62 @@ if wanted availability; then
         run_suite availability "$PY" test_availability.py
         stop_server availability
         check_log availability
+    fi
+fi
+
+# --- tls, mtls: the listener with TLS, then with client certificates -----------------
+# make_certs DIR: a CA, a server certificate for 127.0.0.1 (and a second one
+# for the reload test), a client certificate, and a client certificate of
+# another CA, with openssl.
+make_certs() {
+    local d=$1 n
+    mkdir -p "$d"
+    ossl() { openssl "$@" > /dev/null 2>&1; }
+    for n in ca rogueca; do
+        ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+            -keyout "$d/$n.key" -out "$d/$n.pem" -days 2 -subj "/CN=itest $n" || return 1
+    done
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$d/san.ext"
+    for n in server server2 client rogue; do
+        local ca=ca ext=()
+        [ $n = rogue ] && ca=rogueca
+        case $n in server*) ext=(-extfile "$d/san.ext") ;; esac
+        ossl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/$n.key" \
+            -out "$d/$n.csr" -subj "/CN=${n/server*/127.0.0.1}" || return 1
+        ossl x509 -req -in "$d/$n.csr" -CA "$d/$ca.pem" -CAkey "$d/$ca.key" \
+            -CAcreateserial -out "$d/$n.pem" -days 2 "${ext[@]}" || return 1
+    done
+}
+if wanted tls || wanted mtls; then
+    if ! make_certs "$tmp/tls"; then
+        fail "tls: openssl could not make the test certificates"
+    else
+        if wanted tls && start_server tls "$tmp/tls.db" PASERVER_WORKERS=4 \
+            PASERVER_TLS_CERT_FILE="$tmp/tls/server.pem" \
+            PASERVER_TLS_KEY_FILE="$tmp/tls/server.key"; then
+            # the C gSOAP client's whole suite over https (verifying the
+            # server against the test CA), then the TLS checks
+            run_suite tls-c env PA_ITEST_CA="$tmp/tls/ca.pem" "$CLIENT" \
+                "https://127.0.0.1:$port$CONTEXT/soap"
+            run_suite tls env PA_ITEST_TLS_DIR="$tmp/tls" \
+                PA_ITEST_SERVER_PID="$server_pid" "$PY" test_tls.py tls
+            stop_server tls
+            # the reload test's broken file is logged as an ERROR on purpose
+            grep -q "cannot use the certificate" "$log" \
+                && pass "tls: a failed reload is logged" \
+                || fail "tls: the failed reload was not logged"
+            sed -i '/cannot use the certificate/d' "$log"
+            check_log tls
+        fi
+        make_certs "$tmp/tls2"
+        if wanted mtls && start_server mtls "$tmp/mtls.db" \
+            PASERVER_TLS_CERT_FILE="$tmp/tls2/server.pem" \
+            PASERVER_TLS_KEY_FILE="$tmp/tls2/server.key" \
+            PASERVER_TLS_CLIENT_CA_FILE="$tmp/tls2/ca.pem"; then
+            run_suite mtls env PA_ITEST_TLS_DIR="$tmp/tls2" "$PY" test_tls.py mtls
+            stop_server mtls
+            check_log mtls
+        fi
     fi
 fi
 

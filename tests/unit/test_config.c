@@ -448,6 +448,10 @@ static const struct {
     {"PASERVER_PROXY_PORT=3128", "proxy_port = 3128"},
     {"PASERVER_PROXY_USERNAME=svc", "proxy_username = \"svc\""},
     {"PASERVER_SERVICE_NAME=svc-name", "service_name = \"svc-name\""},
+    {"PASERVER_TLS_CERT_FILE=/etc/pa/cert.pem", "tls_cert_file = \"/etc/pa/cert.pem\""},
+    {"PASERVER_TLS_KEY_FILE=/etc/pa/key.pem", "tls_key_file = \"/etc/pa/key.pem\""},
+    {"PASERVER_TLS_CLIENT_CA_FILE=/etc/pa/ca.pem",
+     "tls_client_ca_file = \"/etc/pa/ca.pem\""},
     {"PASERVER_PUBLIC_BASE_URL=https://pa.example/gw",
      "public_base_url = \"https://pa.example/gw\""},
     {"PASERVER_WSSE_DIGEST_MAX_AGE_MS=120000", "wsse_digest_max_age_ms = 120000"},
@@ -477,11 +481,11 @@ static void test_env_every_key(void)
             CU_FAIL("an environment override did not take effect");
         }
     }
-    /* the dump has one line per key: these plus the two secrets */
+    /* the dump has one line per key: these plus the three secrets */
     int lines = 0;
     for (const char *p = d; *p; p++)
         lines += *p == '\n';
-    CU_ASSERT_EQUAL(lines, (int)N_EVERY + 2);
+    CU_ASSERT_EQUAL(lines, (int)N_EVERY + 3);
     CU_ASSERT_EQUAL(pa_config_validate(&c, err, sizeof err), PA_OK);
     free(d);
     pa_config_free(&c);
@@ -750,6 +754,23 @@ static void test_validate(void)
             CU_ASSERT_EQUAL(pa_config_validate(&c, err, sizeof err), PA_OK);
         }
     }
+    /* TLS: certificate and key together; client CAs only with them */
+    CU_ASSERT_EQUAL(pa_config_set(&c, "tls_cert_file", "c.pem", err, sizeof err), PA_OK);
+    CU_ASSERT_EQUAL(pa_config_validate(&c, err, sizeof err), PA_ERR_INVALID_INPUT_FORMAT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "tls_key_file"));
+    CU_ASSERT_EQUAL(pa_config_set(&c, "tls_key_file", "k.pem", err, sizeof err), PA_OK);
+    CU_ASSERT_EQUAL(pa_config_validate(&c, err, sizeof err), PA_OK);
+    CU_ASSERT_EQUAL(pa_config_set(&c, "tls_cert_file", "", err, sizeof err), PA_OK);
+    CU_ASSERT_EQUAL(pa_config_set(&c, "tls_key_file", "", err, sizeof err), PA_OK);
+    CU_ASSERT_EQUAL(pa_config_set(&c, "tls_client_ca_file", "ca.pem", err, sizeof err),
+                    PA_OK);
+    CU_ASSERT_EQUAL(pa_config_validate(&c, err, sizeof err), PA_ERR_INVALID_INPUT_FORMAT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "tls_client_ca_file"));
+    CU_ASSERT_EQUAL(pa_config_set(&c, "tls_client_ca_file", "", err, sizeof err), PA_OK);
+    /* the key password is a secret: never from a file or pa_config_set */
+    CU_ASSERT_NOT_EQUAL(pa_config_set(&c, "tls_key_password", "pw", err, sizeof err),
+                        PA_OK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "PASERVER_TLS_KEY_PASSWORD"));
     /* a proxy needs a host */
     CU_ASSERT_EQUAL(pa_config_set(&c, "proxy_enabled", "true", err, sizeof err),
                     PA_OK);
