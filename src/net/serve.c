@@ -2,6 +2,7 @@
  * serve.c - one request through gSOAP, with the guard watching the bytes
  * and every failure answered with a fault.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +61,19 @@ static size_t guarded_recv(struct soap *soap, char *buf, size_t len)
     size_t n, take;
     int stashed = ns->stash_pos < ns->stash_len;
 
+    if (ns->prevalidated) {
+        /* The loop's guard saw exactly these bytes end a clean request:
+         * gSOAP asking for more means the XML ends before the body. */
+        if (ns->src_pos == ns->src_len) {
+            ns->truncated = 1;
+            ctx->client_msg = "The request body is not a complete XML document";
+            return stop_reading(soap);
+        }
+        n = ns->src_len - ns->src_pos < len ? ns->src_len - ns->src_pos : len;
+        memcpy(buf, ns->src + ns->src_pos, n);
+        ns->src_pos += n;
+        return n;
+    }
     if (ns->guard.started && pa_guard_complete(&ns->guard)) {
         ns->truncated = 1;
         ctx->client_msg = "The request body is not a complete XML document";
@@ -175,11 +189,12 @@ static int no_poll(struct soap *soap)
 }
 
 void pa_serve_source(struct soap *soap, const char *buf, size_t len,
-                     pa_src_reason reason, pa_outbuf *out)
+                     pa_src_reason reason, const pa_guard *framed, pa_outbuf *out)
 {
     pa_ctx *ctx = soap->user;
     pa_netstate *ns = ctx->net;
 
+    ns->framed = reason == PA_SRC_COMPLETE ? framed : NULL;
     ns->src = buf;
     ns->src_len = len;
     ns->src_pos = 0;
@@ -320,6 +335,10 @@ int pa_serve_one(struct soap *soap)
 
         pa_guard_set_limits(&ns->guard, &lim);
     }
+    ns->prevalidated = ns->framed != NULL;
+    if (ns->prevalidated)       /* its verdict, not its open-element stack */
+        memcpy(&ns->guard, ns->framed, offsetof(pa_guard, open));
+    ns->framed = NULL;
     /* gSOAP's buffer holds nothing of this request (the stash does) */
     soap->bufidx = soap->buflen = 0;
     ns->truncated = 0;

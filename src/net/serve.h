@@ -35,6 +35,11 @@ typedef struct pa_netstate {
     size_t src_len, src_pos;
     pa_src_reason src_reason;
     pa_outbuf *out;
+    /* the event loop's guard over exactly these bytes, when it found the
+     * request complete and clean: the worker's guard takes its verdict
+     * instead of scanning every byte again */
+    const pa_guard *framed;
+    int prevalidated;
     int truncated;              /* body complete, document not */
     int keepalive_wanted;       /* the request allows keep-alive (HTTP/1.1 ...) */
     int close_wanted;           /* gSOAP asked to close after this answer */
@@ -56,9 +61,10 @@ void pa_serve_init(struct soap *soap, pa_netstate *ns);
 
 /* The next request comes from buf (len bytes, read in full by the event
  * loop, `reason` telling why they end there) and its answer goes to out
- * (appended; the caller frees out->p). */
+ * (appended; the caller frees out->p).  framed: the loop's guard after
+ * those bytes when reason is PA_SRC_COMPLETE (NULL: scan them again). */
 void pa_serve_source(struct soap *soap, const char *buf, size_t len,
-                     pa_src_reason reason, pa_outbuf *out);
+                     pa_src_reason reason, const pa_guard *framed, pa_outbuf *out);
 
 /* Serves one request on soap->socket (blocking, with the configured
  * timeouts).  Returns 1 when the connection stays open for another request

@@ -56,6 +56,7 @@
 #include "net/respond.h"
 #include "net/serve.h"
 #include "net/server.h"
+#include "util/blocking.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -112,6 +113,8 @@ typedef struct conn {
 
 typedef struct worker {
     struct pa_server *srv;
+    pthread_cond_t cv;          /* woken for work (under the queue lock) */
+    int woken;
     pthread_t thread;
     int started;
     struct soap *soap;
@@ -135,9 +138,16 @@ struct pa_server {
     uint32_t *free_slots, nfree;
     /* loop -> workers */
     pthread_mutex_t qlock;
-    pthread_cond_t qcv;
     queue work;
     int workers_exit;
+    /* idle workers, the most recently idle on top: work wakes that one,
+     * so under light load a few workers with warm caches do everything */
+    struct worker **idle;
+    int nidle;
+    /* at most max_running workers run request code at once (2 per core),
+     * so cheap requests do not pay for dozens of runnable threads; a
+     * worker waiting for a commit does not count (under qlock) */
+    int running, max_running;
     /* workers -> loop */
     pthread_mutex_t dlock;
     queue done;
@@ -385,7 +395,6 @@ void pa_server_free(pa_server *srv)
     close_fd(&srv->done_fd);
     close_fd(&srv->spare_fd);
     pthread_mutex_destroy(&srv->qlock);
-    pthread_cond_destroy(&srv->qcv);
     pthread_mutex_destroy(&srv->dlock);
     free(srv);
 }
@@ -408,7 +417,11 @@ pa_err pa_server_create(const pa_config *cfg, const pa_server_hooks *hooks,
     srv->hooks = *hooks;
     srv->listen_fd = srv->epfd = srv->wake_fd = srv->done_fd = srv->spare_fd = -1;
     pthread_mutex_init(&srv->qlock, NULL);
-    pthread_cond_init(&srv->qcv, NULL);
+    {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+        srv->max_running = 2 * (int)(cpus < 1 ? 1 : cpus);
+    }
     pthread_mutex_init(&srv->dlock, NULL);
     atomic_init(&srv->stop, 0);
     pa_respond_drain(0);
@@ -667,6 +680,8 @@ static ssize_t conn_send(conn *c, const char *buf, size_t len)
 
 /* --- the loop: reading and framing --------------------------------------------------- */
 
+static void wake_one(pa_server *srv);
+
 static void hand_over(pa_server *srv, conn *c, pa_src_reason reason)
 {
     c->req_len = c->framed;
@@ -674,7 +689,7 @@ static void hand_over(pa_server *srv, conn *c, pa_src_reason reason)
     c->st = C_SERVING;
     pthread_mutex_lock(&srv->qlock);
     q_push(&srv->work, c);
-    pthread_cond_signal(&srv->qcv);
+    wake_one(srv);
     pthread_mutex_unlock(&srv->qlock);
 }
 
@@ -881,8 +896,7 @@ static void take_done(pa_server *srv)
         pthread_mutex_unlock(&srv->dlock);
         if (c == NULL)
             return;
-        c->st = C_WRITE;
-        c->out_pos = 0;
+        c->st = C_WRITE;        /* the worker sent out_pos bytes already */
         c->deadline_ms = now_ms() + srv->cfg->send_timeout_ms;
         conn_write(srv, c);
     }
@@ -1027,18 +1041,67 @@ static void serve(worker *w, conn *c)
     pa_server *srv = w->srv;
     struct soap *soap = w->soap;
     uint64_t one = 1;
-    int open;
+    int open, was_empty;
 
     soap_attach(soap, w, c);
     w->ctx.secure = c->ssl != NULL;
-    pa_serve_source(soap, c->in + c->in_off, c->req_len, c->reason, &c->out);
+    pa_serve_source(soap, c->in + c->in_off, c->req_len, c->reason, c->g, &c->out);
     open = pa_serve_one(soap);
     soap->socket = SOAP_INVALID_SOCKET;
     c->close_after = !open || c->reason != PA_SRC_COMPLETE;
+    /* The socket is non-blocking and this worker owns the connection
+     * until it is handed back: send what the socket takes now, so that the
+     * loop usually has nothing left to send.  A client that does not read
+     * costs no wait here - the loop sends the rest when it can. */
+    c->out_pos = 0;
+    while (c->out_pos < c->out.len) {
+        ssize_t n = conn_send(c, c->out.p + c->out_pos, c->out.len - c->out_pos);
+
+        if (n <= 0)
+            break;
+        c->out_pos += (size_t)n;
+    }
     pthread_mutex_lock(&srv->dlock);
+    was_empty = srv->done.head == NULL;
     q_push(&srv->done, c);
     pthread_mutex_unlock(&srv->dlock);
-    (void)!write(srv->done_fd, &one, sizeof one);
+    /* the loop empties the whole queue per wake-up */
+    if (was_empty)
+        (void)!write(srv->done_fd, &one, sizeof one);
+}
+
+/* Under qlock: wakes the most recently idle worker when there is work
+ * and room to run it. */
+static void wake_one(pa_server *srv)
+{
+    if (srv->nidle > 0 && srv->work.head != NULL && srv->running < srv->max_running) {
+        worker *w = srv->idle[--srv->nidle];
+
+        w->woken = 1;
+        pthread_cond_signal(&w->cv);
+    }
+}
+
+/* A worker starts waiting for a commit: another may run meanwhile. */
+static void commit_wait_begins(void *arg)
+{
+    pa_server *srv = arg;
+
+    pthread_mutex_lock(&srv->qlock);
+    srv->running--;
+    wake_one(srv);
+    pthread_mutex_unlock(&srv->qlock);
+}
+
+/* ... and it is back: it runs at once (it holds a request half done),
+ * even if that puts one more than max_running at work for a moment. */
+static void commit_wait_ends(void *arg)
+{
+    pa_server *srv = arg;
+
+    pthread_mutex_lock(&srv->qlock);
+    srv->running++;
+    pthread_mutex_unlock(&srv->qlock);
 }
 
 static void *worker_main(void *arg)
@@ -1046,25 +1109,44 @@ static void *worker_main(void *arg)
     worker *w = arg;
     pa_server *srv = w->srv;
 
+    /* a commit wait lets another worker run meanwhile */
+    pa_blocking_set(commit_wait_begins, commit_wait_ends, srv);
     for (;;) {
-        conn *c;
+        conn *c = NULL;
 
         pthread_mutex_lock(&srv->qlock);
-        while (!(c = q_pop(&srv->work)) && !srv->workers_exit) {
-            /* out of work: the request lines kept so far go out now */
+        while (!srv->workers_exit
+               && (srv->running >= srv->max_running || !(c = q_pop(&srv->work)))) {
+            /* out of work (or of room): the request lines kept so far go
+             * out now */
             pthread_mutex_unlock(&srv->qlock);
             pa_log_flush();
             pthread_mutex_lock(&srv->qlock);
-            if ((c = q_pop(&srv->work)) != NULL || srv->workers_exit)
+            if (srv->workers_exit
+                || (srv->running < srv->max_running && (c = q_pop(&srv->work)) != NULL))
                 break;
-            pthread_cond_wait(&srv->qcv, &srv->qlock);
+            w->woken = 0;
+            srv->idle[srv->nidle++] = w;
+            while (!w->woken && !srv->workers_exit)
+                pthread_cond_wait(&w->cv, &srv->qlock);
+            if (!w->woken) {    /* leaving: take itself off the stack */
+                for (int i = 0; i < srv->nidle; i++)
+                    if (srv->idle[i] == w)
+                        srv->idle[i] = srv->idle[--srv->nidle];
+            }
         }
+        if (c != NULL)
+            srv->running++;
         pthread_mutex_unlock(&srv->qlock);
         if (c == NULL) {
             pa_log_flush();
+            pa_blocking_set(NULL, NULL, NULL);
             return NULL;
         }
         serve(w, c);
+        pthread_mutex_lock(&srv->qlock);
+        srv->running--;
+        pthread_mutex_unlock(&srv->qlock);
     }
 }
 
@@ -1083,6 +1165,7 @@ static void install_http_hooks(struct soap *soap, int (*fn)(struct soap *))
 static pa_err worker_init(pa_server *srv, worker *w)
 {
     w->srv = srv;
+    pthread_cond_init(&w->cv, NULL);
     w->dummy[0] = w->dummy[1] = -1;
     w->ctx.cfg = srv->cfg;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, w->dummy) != 0)
@@ -1114,6 +1197,7 @@ static void worker_done(pa_server *srv, worker *w, int opened)
     }
     close_fd(&w->dummy[0]);
     close_fd(&w->dummy[1]);
+    pthread_cond_destroy(&w->cv);
 }
 
 /* Starts the workers with SIGINT, SIGTERM and SIGHUP blocked: they go to
@@ -1152,15 +1236,22 @@ pa_err pa_server_run(pa_server *srv)
     pa_err e;
 
     srv->workers = calloc((size_t)n, sizeof *srv->workers);
-    if (srv->workers == NULL)
+    srv->idle = calloc((size_t)n, sizeof *srv->idle);
+    if (srv->workers == NULL || srv->idle == NULL) {
+        free(srv->workers);
+        free(srv->idle);
+        srv->workers = NULL;
+        srv->idle = NULL;
         return PA_ERR_UNKNOWN_ERROR;
+    }
     e = start_workers(srv, n);
     if (e == PA_OK)
         run_loop(srv);
     /* the workers finish what they hold, then leave */
     pthread_mutex_lock(&srv->qlock);
     srv->workers_exit = 1;
-    pthread_cond_broadcast(&srv->qcv);
+    for (int i = 0; i < srv->nidle; i++)
+        pthread_cond_signal(&srv->idle[i]->cv);
     pthread_mutex_unlock(&srv->qlock);
     for (int i = 0; i < srv->nworkers; i++)
         if (srv->workers[i].started)
@@ -1172,7 +1263,9 @@ pa_err pa_server_run(pa_server *srv)
     for (int i = 0; i < srv->nworkers; i++)
         worker_done(srv, &srv->workers[i], 1);
     free(srv->workers);
+    free(srv->idle);
     srv->workers = NULL;
+    srv->idle = NULL;
     srv->nworkers = 0;
     return e;
 }

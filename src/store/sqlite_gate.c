@@ -44,6 +44,7 @@
 #include <time.h>
 
 #include "store/sqlite_internal.h"
+#include "util/blocking.h"
 
 #define GATES 32
 /* Most units one batch carries: bounds the time a unit waits behind
@@ -276,6 +277,9 @@ pa_err pa_store_write(pa_store *s, pa_store_work_fn fn, void *arg)
         g->leading = 1;
         me.lead = 1;
     }
+    /* From here this thread waits for a commit (its own batch's, led by
+     * it or another): the worker pool may run another request meanwhile. */
+    pa_blocking_begin();
     while (!me.done && !me.lead)
         pthread_cond_wait(&me.cv, &g->qlock);
     if (!me.done) {
@@ -312,6 +316,7 @@ pa_err pa_store_write(pa_store *s, pa_store_work_fn fn, void *arg)
         }
     }
     pthread_mutex_unlock(&g->qlock);
+    pa_blocking_end();
     pthread_cond_destroy(&me.cv);
     if (me.result != PA_OK)
         pa_sq_set_error("%s", me.err);
