@@ -193,6 +193,7 @@ def full_connection_table():
         # and a connection in the middle of a request is not the one closed
         busy = connect()
         busy.sendall(soap_post(BODY)[:40])
+        time.sleep(0.3)         # read by the server: a request in progress
         for _ in range(70):
             socks.append(connect())
         time.sleep(0.3)
