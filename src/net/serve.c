@@ -162,6 +162,8 @@ static int buffer_send(struct soap *soap, const char *s, size_t n)
     pa_ctx *ctx = soap->user;
     pa_outbuf *o = ((pa_netstate *)ctx->net)->out;
 
+    if (n == 0)
+        return SOAP_OK;         /* (and no NULL + 0 on an empty buffer) */
     if (n > OUT_MAX - o->len)
         return SOAP_EOM;
     if (o->len + n > o->cap) {

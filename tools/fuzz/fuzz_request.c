@@ -2,11 +2,14 @@
  * fuzz_request.c - a libFuzzer target over paserver's whole request path.
  *
  * Each input is the raw bytes a client sends on one connection: it goes
- * through the same code as on the network - the guard, gSOAP's HTTP and
- * XML parsing, WS-Security, dispatch to the handlers and services, and a
- * real SQLite store in a temporary directory (on /dev/shm when there is
- * one, so commits cost no disk) - with only the socket replaced by a
- * socket pair.  Any crash, sanitizer report or leak is a finding.
+ * through the same code as on the network - the event loop's framing (the
+ * guard decides where each request ends and whether it is complete,
+ * refused or cut off), then what a worker runs on those bytes: gSOAP's
+ * HTTP and XML parsing, WS-Security, dispatch to the handlers and
+ * services, and a real SQLite store in a temporary directory (on /dev/shm
+ * when there is one, so commits cost no disk).  Pipelined requests in one
+ * input are served one after the other.  Any crash, sanitizer report or
+ * leak is a finding.
  *
  * Built with ./configure --enable-fuzz CC=clang and CFLAGS that carry
  * -fsanitize=fuzzer-no-link,address,undefined (scripts/fuzz does both).
@@ -24,6 +27,7 @@
 
 #include "auth/auth.h"
 #include "crypto/primitives.h"
+#include "net/guard.h"
 #include "net/respond.h"
 #include "net/serve.h"
 #include "service/http.h"
@@ -37,6 +41,7 @@
 #define FUZZ_MAX_INPUT (64 * 1024)
 
 static pa_config cfg;
+static int dummy[2];            /* gSOAP's "socket", as a worker's */
 static pa_ctx ctx;
 static pa_netstate ns;
 static struct soap *soap;
@@ -81,6 +86,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         fatal("start-up");
     if ((soap = soap_new()) == NULL)
         fatal("gSOAP context");
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, dummy) != 0)
+        fatal("socketpair");
     ctx.cfg = &cfg;
     pa_soap_setup(soap, &ctx);
     pa_serve_init(soap, &ns);
@@ -93,40 +100,46 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-/* Reads and drops whatever the server answered (the answer goes to a
- * socket pair, never anywhere else). */
-static void drain(int fd)
-{
-    char buf[65536];
-
-    (void)fcntl(fd, F_SETFL, O_NONBLOCK);
-    while (read(fd, buf, sizeof buf) > 0)
-        ;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int sv[2], open, big = 1 << 22;
+    pa_guard_limits lim = {cfg.max_xml_attributes, cfg.max_xml_namespaces,
+                           (uint64_t)cfg.max_header_bytes};
+    const char *p = (const char *)data;
+    pa_outbuf out = {0};
+    static pa_guard g;
+    size_t off = 0;
+    int open = 1;
 
     if (size > FUZZ_MAX_INPUT)
         return -1;              /* not added to the corpus */
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-        fatal("socketpair");
-    /* room for the whole input and for any answer, so neither side waits */
-    (void)setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
-    (void)setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
-    if (size > 0 && write(sv[0], data, size) != (ssize_t)size)
-        fatal("write");
-    (void)shutdown(sv[0], SHUT_WR);
     cfg.restrict_access = size > 0 && (data[0] & 1);
-    soap->socket = sv[1];
-    pa_serve_attach(soap);
-    open = pa_serve_one(soap);
-    while (open && pa_serve_pending(soap))
-        open = pa_serve_one(soap);
-    soap->socket = SOAP_INVALID_SOCKET;
-    close(sv[1]);
-    drain(sv[0]);
-    close(sv[0]);
+    /* as the event loop does: frame one request at a time, hand it over
+     * complete, refused, or cut off by the end of the input */
+    while (open && off < size) {
+        pa_guard_result r = PA_GUARD_OK;
+        pa_src_reason reason;
+        size_t take;
+
+        pa_guard_reset(&g, cfg.max_xml_depth);
+        pa_guard_set_limits(&g, &lim);
+        take = pa_guard_take(&g, p + off, size - off, &r);
+        if (r != PA_GUARD_OK || g.content_length > cfg.max_body_bytes
+            || g.body_bytes > (uint64_t)cfg.max_body_bytes)
+            reason = PA_SRC_REFUSED;
+        else if (pa_guard_complete(&g))
+            reason = PA_SRC_COMPLETE;
+        else
+            reason = PA_SRC_EOF;
+        soap->socket = dummy[0];
+        pa_serve_attach(soap);
+        pa_serve_source(soap, p + off, take, reason, &g, &out);
+        open = pa_serve_one(soap) && reason == PA_SRC_COMPLETE;
+        soap->socket = SOAP_INVALID_SOCKET;
+        out.len = 0;
+        off += take;
+        if (take == 0)
+            break;
+    }
+    free(out.p);
     return 0;
 }
