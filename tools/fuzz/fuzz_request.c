@@ -52,6 +52,22 @@ static void fatal(const char *what)
     abort();
 }
 
+static char tmpdir[64];
+
+/* libFuzzer ends with exit(): the temporary store goes with it (on
+ * /dev/shm it would otherwise hold memory until reboot). */
+static void remove_store(void)
+{
+    static const char *const files[] = {"fuzz.db", "fuzz.db-wal", "fuzz.db-shm"};
+    char path[128];
+
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        snprintf(path, sizeof path, "%s/%s", tmpdir, files[i]);
+        (void)unlink(path);
+    }
+    (void)rmdir(tmpdir);
+}
+
 static void hooks(struct soap *s)
 {
     s->fget = pa_http_get;
@@ -72,6 +88,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     if ((d = mkdtemp(dir)) == NULL && (d = mkdtemp(dir2)) == NULL)
         fatal("cannot make a temporary directory");
+    snprintf(tmpdir, sizeof tmpdir, "%s", d);
+    atexit(remove_store);
     snprintf(path, sizeof path, "%s/fuzz.db", d);
     if (pa_config_defaults(&cfg) != PA_OK
         || pa_config_set(&cfg, "database", path, err, sizeof err) != PA_OK
