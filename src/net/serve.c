@@ -53,6 +53,17 @@ static size_t stop_reading(struct soap *soap)
  * for the next request instead of being given to gSOAP now.  Once the body
  * is complete, a request for more bytes means the XML document is
  * truncated: end it at once instead of waiting for the receive timeout. */
+/* Up to len of the request bytes the event loop read (none left: 0). */
+static size_t take_source(pa_netstate *ns, char *buf, size_t len)
+{
+    size_t n = ns->src_len - ns->src_pos < len ? ns->src_len - ns->src_pos : len;
+
+    if (n > 0)
+        memcpy(buf, ns->src + ns->src_pos, n);
+    ns->src_pos += n;
+    return n;
+}
+
 static size_t guarded_recv(struct soap *soap, char *buf, size_t len)
 {
     pa_ctx *ctx = soap->user;
@@ -69,10 +80,7 @@ static size_t guarded_recv(struct soap *soap, char *buf, size_t len)
             ctx->client_msg = "The request body is not a complete XML document";
             return stop_reading(soap);
         }
-        n = ns->src_len - ns->src_pos < len ? ns->src_len - ns->src_pos : len;
-        memcpy(buf, ns->src + ns->src_pos, n);
-        ns->src_pos += n;
-        return n;
+        return take_source(ns, buf, len);
     }
     if (ns->guard.started && pa_guard_complete(&ns->guard)) {
         ns->truncated = 1;
@@ -138,20 +146,15 @@ static size_t buffer_recv(struct soap *soap, char *buf, size_t len)
 {
     pa_ctx *ctx = soap->user;
     pa_netstate *ns = ctx->net;
-    size_t n = ns->src_len - ns->src_pos;
 
-    if (n == 0) {
+    if (ns->src_pos == ns->src_len) {
         if (ns->src_reason == PA_SRC_DEADLINE && ctx->client_msg == NULL) {
             ctx->client_msg = "The request took too long to arrive";
             return stop_reading(soap);
         }
         return 0;
     }
-    if (n > len)
-        n = len;
-    memcpy(buf, ns->src + ns->src_pos, n);
-    ns->src_pos += n;
-    return n;
+    return take_source(ns, buf, len);
 }
 
 /* Largest answer kept for the event loop to send. */
@@ -188,6 +191,23 @@ static int no_poll(struct soap *soap)
 {
     (void)soap;
     return SOAP_OK;
+}
+
+void pa_serve_guard_reset(pa_guard *g, const pa_config *cfg)
+{
+    pa_guard_limits lim = {cfg->max_xml_attributes, cfg->max_xml_namespaces,
+                           (uint64_t)cfg->max_header_bytes};
+
+    pa_guard_reset(g, cfg->max_xml_depth);
+    pa_guard_set_limits(g, &lim);
+}
+
+int pa_serve_verdict(const pa_guard *g, pa_guard_result r, int64_t max_body_bytes)
+{
+    if (r != PA_GUARD_OK || g->content_length > max_body_bytes
+        || g->body_bytes > (uint64_t)max_body_bytes)
+        return PA_SRC_REFUSED;
+    return pa_guard_complete(g) ? PA_SRC_COMPLETE : -1;
 }
 
 void pa_serve_source(struct soap *soap, const char *buf, size_t len,
@@ -329,14 +349,7 @@ int pa_serve_one(struct soap *soap)
     pa_netstate *ns = ctx->net;
     int64_t start = pa_time_mono_us();
 
-    pa_guard_reset(&ns->guard, ctx->cfg->max_xml_depth);
-    {
-        pa_guard_limits lim = {ctx->cfg->max_xml_attributes,
-                               ctx->cfg->max_xml_namespaces,
-                               (uint64_t)ctx->cfg->max_header_bytes};
-
-        pa_guard_set_limits(&ns->guard, &lim);
-    }
+    pa_serve_guard_reset(&ns->guard, ctx->cfg);
     ns->prevalidated = ns->framed != NULL;
     if (ns->prevalidated)       /* its verdict, not its open-element stack */
         memcpy(&ns->guard, ns->framed, offsetof(pa_guard, open));

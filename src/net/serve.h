@@ -53,6 +53,17 @@ typedef struct pa_netstate {
     size_t stash_len, stash_pos;
 } pa_netstate;
 
+/* Starts g on a new request under the configured limits (depth,
+ * attributes, namespaces, header bytes): the event loop's framing and a
+ * worker's check use the same ones. */
+void pa_serve_guard_reset(pa_guard *g, const struct pa_config *cfg);
+
+/* The event loop's verdict on the bytes g has framed so far (r: what
+ * pa_guard_take said): PA_SRC_REFUSED (the guard failed, or the body is
+ * over max_body_bytes), PA_SRC_COMPLETE, or -1 while it is still
+ * arriving. */
+int pa_serve_verdict(const pa_guard *g, pa_guard_result r, int64_t max_body_bytes);
+
 /* Installs the guarded receive on a context set up by pa_soap_setup().
  * Until pa_serve_source is called the context reads and writes its socket
  * as gSOAP does; after, it reads the given bytes and writes into the given

@@ -700,34 +700,26 @@ static int frame(pa_server *srv, conn *c)
     const pa_config *cfg = srv->cfg;
     size_t avail = c->in_len - c->in_off - c->framed, take;
     pa_guard_result r = PA_GUARD_OK;
+    int verdict;
 
     if (avail == 0)
         return 0;
     if (c->g == NULL) {
-        pa_guard_limits lim = {cfg->max_xml_attributes, cfg->max_xml_namespaces,
-                               (uint64_t)cfg->max_header_bytes};
-
         /* open[] is used up to the depth limit only */
         c->g = malloc(offsetof(pa_guard, open)
                       + sizeof(uint32_t) * (size_t)(cfg->max_xml_depth + 1));
         if (c->g == NULL)
             return 0;
-        pa_guard_reset(c->g, cfg->max_xml_depth);
-        pa_guard_set_limits(c->g, &lim);
+        pa_serve_guard_reset(c->g, cfg);
         c->req_start_ms = now_ms();
     }
     take = pa_guard_take(c->g, c->in + c->in_off + c->framed, avail, &r);
     c->framed += take;
-    if (r != PA_GUARD_OK || c->g->content_length > cfg->max_body_bytes
-        || c->g->body_bytes > (uint64_t)cfg->max_body_bytes) {
-        hand_over(srv, c, PA_SRC_REFUSED);
-        return 1;
-    }
-    if (pa_guard_complete(c->g)) {
-        hand_over(srv, c, PA_SRC_COMPLETE);
-        return 1;
-    }
-    return 0;
+    verdict = pa_serve_verdict(c->g, r, cfg->max_body_bytes);
+    if (verdict < 0)
+        return 0;
+    hand_over(srv, c, (pa_src_reason)verdict);
+    return 1;
 }
 
 /* Makes room for READ_CHUNK more bytes; 0 when the request is already as

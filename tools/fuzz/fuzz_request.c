@@ -120,8 +120,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    pa_guard_limits lim = {cfg.max_xml_attributes, cfg.max_xml_namespaces,
-                           (uint64_t)cfg.max_header_bytes};
     const char *p = (const char *)data;
     pa_outbuf out = {0};
     static pa_guard g;
@@ -137,17 +135,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         pa_guard_result r = PA_GUARD_OK;
         pa_src_reason reason;
         size_t take;
+        int verdict;
 
-        pa_guard_reset(&g, cfg.max_xml_depth);
-        pa_guard_set_limits(&g, &lim);
+        pa_serve_guard_reset(&g, &cfg);
         take = pa_guard_take(&g, p + off, size - off, &r);
-        if (r != PA_GUARD_OK || g.content_length > cfg.max_body_bytes
-            || g.body_bytes > (uint64_t)cfg.max_body_bytes)
-            reason = PA_SRC_REFUSED;
-        else if (pa_guard_complete(&g))
-            reason = PA_SRC_COMPLETE;
-        else
-            reason = PA_SRC_EOF;
+        verdict = pa_serve_verdict(&g, r, cfg.max_body_bytes);
+        reason = verdict < 0 ? PA_SRC_EOF : (pa_src_reason)verdict;
         soap->socket = dummy[0];
         pa_serve_attach(soap);
         pa_serve_source(soap, p + off, take, reason, &g, &out);
