@@ -56,7 +56,7 @@ static char tmpdir[64];
 
 /* libFuzzer ends with exit(): the temporary store goes with it (on
  * /dev/shm it would otherwise hold memory until reboot). */
-static void remove_store(void)
+static void remove_store_files(void)
 {
     static const char *const files[] = {"fuzz.db", "fuzz.db-wal", "fuzz.db-shm"};
     char path[128];
@@ -65,7 +65,28 @@ static void remove_store(void)
         snprintf(path, sizeof path, "%s/%s", tmpdir, files[i]);
         (void)unlink(path);
     }
+}
+
+static void remove_store(void)
+{
+    remove_store_files();
     (void)rmdir(tmpdir);
+}
+
+/* Every input may add rows (applications, activations, audit), and a
+ * store that only grows makes each execution slower than the last: start
+ * from an empty one every FUZZ_STORE_INPUTS inputs. */
+#define FUZZ_STORE_INPUTS 20000
+
+static void fresh_store(void)
+{
+    if (ctx.store != NULL)
+        pa_store_close(ctx.store);
+    ctx.store = NULL;
+    remove_store_files();
+    if (pa_store_migrate(cfg.database, NULL) != PA_OK
+        || pa_store_open(cfg.database, NULL, &ctx.store) != PA_OK)
+        fatal("store");
 }
 
 static void hooks(struct soap *s)
@@ -99,7 +120,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         || pa_config_set(&cfg, "log_level", "error", err, sizeof err) != PA_OK)
         fatal("configuration");
     pa_log_open(cfg.log_level, cfg.log_target);
-    if (pa_crypto_init() != PA_OK || pa_store_migrate(cfg.database, NULL) != PA_OK
+    if (pa_crypto_init() != PA_OK
         || pa_keycache_init(64) != PA_OK || pa_http_init(&cfg) != PA_OK)
         fatal("start-up");
     if ((soap = soap_new()) == NULL)
@@ -113,8 +134,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     hooks(soap);
     soap->socket_flags = MSG_NOSIGNAL;
     soap_set_mode(soap, SOAP_IO_KEEPALIVE);
-    if (pa_store_open(cfg.database, NULL, &ctx.store) != PA_OK)
-        fatal("store");
+    fresh_store();
     return 0;
 }
 
@@ -123,11 +143,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *p = (const char *)data;
     pa_outbuf out = {0};
     static pa_guard g;
+    static unsigned long inputs;
     size_t off = 0;
     int open = 1;
 
     if (size > FUZZ_MAX_INPUT)
         return -1;              /* not added to the corpus */
+    if (++inputs % FUZZ_STORE_INPUTS == 0)
+        fresh_store();
     cfg.restrict_access = size > 0 && (data[0] & 1);
     /* as the event loop does: frame one request at a time, hand it over
      * complete, refused, or cut off by the end of the input */
