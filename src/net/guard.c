@@ -88,11 +88,29 @@ static uint32_t fnv(uint32_t h, char c)
 #define HASH_SECURITY 0xc2fe21dbu
 #define HASH_USERNAME_TOKEN 0x04da43aeu
 
+/* FNV-1a of "Body". */
+#define HASH_BODY 0x428a1095u
+
+uint32_t pa_guard_name_hash(const char *local_name)
+{
+    uint32_t h = NAME_HASH_INIT;
+
+    while (*local_name)
+        h = fnv(h, *local_name++);
+    return h;
+}
+
 /* A start tag's name is complete: counts WS-Security headers (children of
- * the Header, itself a child of the Envelope) and their UsernameTokens. */
+ * the Header, itself a child of the Envelope) and their UsernameTokens,
+ * and notes the Body's children (the operation). */
 static void start_tag_named(pa_guard *g)
 {
-    if (g->depth == 2 && g->lname == HASH_SECURITY)
+    if (g->depth == 1)
+        g->child_of_root = g->lname;
+    else if (g->depth == 2 && g->child_of_root == HASH_BODY) {
+        g->body_children++;
+        g->operation = g->lname;
+    } else if (g->depth == 2 && g->lname == HASH_SECURITY)
         g->security_headers++;
     else if (g->depth == 3 && g->lname == HASH_USERNAME_TOKEN)
         g->username_tokens++;

@@ -84,6 +84,9 @@ typedef struct pa_guard {
     uint32_t lname;             /* the same, of its local part */
     int security_headers;       /* Envelope/Header/Security elements seen */
     int username_tokens;        /* .../Security/UsernameToken elements seen */
+    uint32_t child_of_root;     /* local-name hash of the open Header/Body */
+    int body_children;          /* elements directly in Envelope/Body */
+    uint32_t operation;         /* local-name hash of the last of them */
     int in_name;                /* still reading that name */
     int root_done;              /* the root element has ended */
     int attrs, nsdecls;         /* of the start tag being read */
@@ -119,6 +122,10 @@ pa_guard_result pa_guard_feed(pa_guard *g, const char *buf, size_t n);
  * complete); the rest belong to a pipelined next request, which the caller
  * feeds after a reset.  *result is the verdict so far. */
 size_t pa_guard_take(pa_guard *g, const char *buf, size_t n, pa_guard_result *result);
+
+/* The hash the guard keeps of a local name (g->operation: of the Body's
+ * child element, when body_children is 1, the SOAP operation asked for). */
+uint32_t pa_guard_name_hash(const char *local_name);
 
 /* 1 once the whole HTTP request (headers and body) has been seen. */
 int pa_guard_complete(const pa_guard *g);

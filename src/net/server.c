@@ -1,32 +1,40 @@
 /*
- * server.c - the event loop and the worker pool, see server.h.
+ * server.c - the event loops and the worker pool, see server.h.
  *
- * One thread, the event loop, owns every client socket.  It accepts,
- * reads whatever a client sends into that connection's buffer (sockets
- * are non-blocking, registered edge-triggered once), and runs the guard
- * over the bytes to find where a request ends.  Only a request that is
- * complete - or that must be answered now: refused by the guard or a
- * limit, cut off by the client, or late - goes to the workers, through a
- * queue.  A worker runs gSOAP on those bytes in memory (serve.c) and
- * writes the answer into the connection's output buffer; the loop sends
- * it.  So no worker ever waits for a client: a client trickling one byte
- * a second, or never reading its answer, costs a buffer, not a thread.
+ * One event loop per core, each a thread that owns a share of the client
+ * sockets.  Loop 0 accepts and passes each new connection to the loop
+ * with the fewest.  A loop reads whatever its clients send into each
+ * connection's buffer (sockets are non-blocking, registered edge-triggered
+ * once), and runs the guard over the bytes to find where a request ends.
+ * Only a request that is complete - or that must be answered now: refused
+ * by the guard or a limit, cut off by the client, or late - is served.  A
+ * small request for a cheap read (hooks.inline_ops: nothing to wait for)
+ * the loop answers itself, with a gSOAP context of its own; any other goes
+ * to the workers through a queue.  Either runs gSOAP on those bytes in
+ * memory (serve.c), writes the answer into the connection's output buffer
+ * and sends what the socket takes; the loop sends the rest.  So no worker
+ * ever waits for a client: a client trickling one byte a second, or never
+ * reading its answer, costs a buffer, not a thread.  And a cheap request
+ * costs no thread hand-off: on two cores, the futex and eventfd round trip
+ * to a worker and back cost a third of GetSystemStatus's throughput.
  *
  * Connection states:
  *   READ     the loop reads; no request yet, or one still arriving
- *   SERVING  queued or in a worker; the loop does not touch its buffers
+ *   SERVING  queued, in a worker, or answered by the loop and waiting
+ *            for its next turn; the loop does not touch its buffers
  *   WRITE    the loop sends the answer
  *   LINGER   answer sent, our side shut: the loop drains what the client
  *            still sends for a moment, so closing does not reset the
  *            connection before the client read its answer
  * A pipelined next request waits in the buffer until its turn: each
- * connection has at most one request in a worker, and a request that was
- * already waiting goes to the back of the queue (fairness).
+ * connection has at most one request being served, a request that was
+ * already waiting goes to the back of the worker queue, and one the loop
+ * answers itself waits for the loop's next turn (fairness).
  *
  * Limits: max_connections open at once and max_connections_per_peer from
- * one address; when the table is full the oldest idle keep-alive
- * connection is closed to make room, so a flood of idle connections
- * cannot lock new clients out.  Every request must arrive within three
+ * one address, each loop holding its share of both; when a loop's table
+ * is full its oldest idle keep-alive connection is closed to make room,
+ * so a flood of idle connections cannot lock new clients out.  Every request must arrive within three
  * receive timeouts of its first byte, an answer must be taken within the
  * send timeout, an idle connection is closed after keepalive_timeout_ms.
  */
@@ -108,6 +116,7 @@ typedef struct conn {
     socklen_t addrlen;
     char host[64];
     int port;
+    struct loop *lp;            /* the loop that owns it */
     struct conn *next;          /* queue link */
 } conn;
 
@@ -127,15 +136,55 @@ typedef struct queue {
     conn *head, *tail;
 } queue;
 
+/* New connections accepted by loop 0 for another loop. */
+typedef struct incoming {
+    int fd;
+    socklen_t len;
+    struct sockaddr_storage sa;
+    struct incoming *next;
+} incoming;
+
+/* One event loop: its thread owns its connections, its epoll set and its
+ * slice of the connection table.  Loop 0 also accepts, for all. */
+typedef struct loop {
+    struct pa_server *srv;
+    const pa_config *cfg;
+    int idx;
+    pthread_t thread;
+    int started;
+    int epfd, wake_fd, done_fd;
+    conn *conns;
+    uint32_t cap, *free_slots, nfree;
+    atomic_uint used;           /* read by loop 0 to pick the least busy */
+    int max_per_peer;           /* this loop's share of the per-peer limit */
+    /* loop 0 -> this loop: connections to take on */
+    pthread_mutex_t inlock;
+    incoming *inbox;
+    /* workers -> this loop */
+    pthread_mutex_t dlock;
+    queue done;
+    /* answered on this thread; their next request waits for the next turn */
+    queue ready;
+    /* TLS: the context new connections get (NULL: plain HTTP) */
+    SSL_CTX *tls;
+    atomic_int reload;
+    /* this thread's own gSOAP context for the requests it serves itself */
+    worker self;
+    int self_ok;
+} loop;
+
 struct pa_server {
     const pa_config *cfg;
     pa_server_hooks hooks;
-    int listen_fd, port, epfd, wake_fd, done_fd, spare_fd;
+    int listen_fd, port, spare_fd;
     atomic_int stop;
     int idle_ms;
-    conn *conns;
-    uint32_t cap, used;
-    uint32_t *free_slots, nfree;
+    loop *loops;
+    int nloops;
+    /* requests served on the loop thread (cheap, bounded, no writes to
+     * wait for): local-name hashes of their request elements */
+    uint32_t *inline_ops;
+    int ninline;
     /* loop -> workers */
     pthread_mutex_t qlock;
     queue work;
@@ -148,16 +197,9 @@ struct pa_server {
      * so cheap requests do not pay for dozens of runnable threads; a
      * worker waiting for a commit does not count (under qlock) */
     int running, max_running;
-    /* workers -> loop */
-    pthread_mutex_t dlock;
-    queue done;
     int nworkers;
     worker *workers;
     pa_err worker_error;
-    /* TLS: the context new connections get (NULL: plain HTTP); replaced
-     * by the loop when a reload is asked for */
-    SSL_CTX *tls;
-    atomic_int reload;
 };
 
 /* --- small helpers ------------------------------------------------------------ */
@@ -346,38 +388,40 @@ fail:
     return NULL;
 }
 
-/* In the loop: new connections get a context made from the files as they
- * are now; a failure keeps the old one. */
-static void tls_reload(pa_server *srv)
+/* In a loop: its new connections get a context made from the files as
+ * they are now; a failure keeps the old one. */
+static void tls_reload(loop *lp)
 {
     char err[512];
     SSL_CTX *ctx;
 
-    if (srv->tls == NULL)
+    if (lp->tls == NULL)
         return;
-    if ((ctx = tls_context(srv->cfg, err, sizeof err)) == NULL) {
-        pa_log(PA_LOG_ERROR, "%s; keeping the certificate in use", err);
+    if ((ctx = tls_context(lp->cfg, err, sizeof err)) == NULL) {
+        pa_log(PA_LOG_ERROR, "%s; event loop %d keeps the certificate in use",
+               err, lp->idx);
         return;
     }
-    SSL_CTX_free(srv->tls);     /* connections hold their own reference */
-    srv->tls = ctx;
-    pa_log(PA_LOG_INFO, "TLS certificate and key reloaded");
+    SSL_CTX_free(lp->tls);      /* connections hold their own reference */
+    lp->tls = ctx;
+    if (lp->idx == 0)
+        pa_log(PA_LOG_INFO, "TLS certificate and key reloaded");
 }
 
 void pa_server_reload(pa_server *srv)
 {
     uint64_t one = 1;
 
-    atomic_store(&srv->reload, 1);
-    (void)!write(srv->wake_fd, &one, sizeof one);
+    for (int i = 0; i < srv->nloops; i++) {
+        atomic_store(&srv->loops[i].reload, 1);
+        (void)!write(srv->loops[i].wake_fd, &one, sizeof one);
+    }
 }
 
-void pa_server_free(pa_server *srv)
+static void loop_free(loop *lp)
 {
-    if (srv == NULL)
-        return;
-    for (uint32_t i = 0; srv->conns && i < srv->cap; i++) {
-        conn *c = &srv->conns[i];
+    for (uint32_t i = 0; lp->conns && i < lp->cap; i++) {
+        conn *c = &lp->conns[i];
 
         if (c->st != C_FREE)
             close(c->fd);
@@ -386,17 +430,80 @@ void pa_server_free(pa_server *srv)
         free(c->g);
         free(c->out.p);
     }
-    free(srv->conns);
-    free(srv->free_slots);
-    SSL_CTX_free(srv->tls);
+    while (lp->inbox) {
+        incoming *in = lp->inbox;
+
+        lp->inbox = in->next;
+        close(in->fd);
+        free(in);
+    }
+    free(lp->conns);
+    free(lp->free_slots);
+    SSL_CTX_free(lp->tls);
+    close_fd(&lp->epfd);
+    close_fd(&lp->wake_fd);
+    close_fd(&lp->done_fd);
+    pthread_mutex_destroy(&lp->inlock);
+    pthread_mutex_destroy(&lp->dlock);
+}
+
+void pa_server_free(pa_server *srv)
+{
+    if (srv == NULL)
+        return;
+    for (int i = 0; srv->loops && i < srv->nloops; i++)
+        loop_free(&srv->loops[i]);
+    free(srv->loops);
+    free(srv->inline_ops);
     close_fd(&srv->listen_fd);
-    close_fd(&srv->epfd);
-    close_fd(&srv->wake_fd);
-    close_fd(&srv->done_fd);
     close_fd(&srv->spare_fd);
     pthread_mutex_destroy(&srv->qlock);
-    pthread_mutex_destroy(&srv->dlock);
     free(srv);
+}
+
+/* Loop i's share of a limit spread over n loops (at least 1). */
+static uint32_t share(uint32_t total, int n, int i)
+{
+    uint32_t part = total / (uint32_t)n + ((uint32_t)i < total % (uint32_t)n);
+
+    return part > 0 ? part : 1;
+}
+
+static pa_err loop_init(pa_server *srv, loop *lp, int idx, SSL_CTX *tls,
+                        char *errbuf, size_t errlen)
+{
+    const pa_config *cfg = srv->cfg;
+
+    lp->srv = srv;
+    lp->cfg = cfg;
+    lp->idx = idx;
+    atomic_init(&lp->used, 0);
+    atomic_init(&lp->reload, 0);
+    lp->cap = share((uint32_t)cfg->max_connections, srv->nloops, idx);
+    lp->max_per_peer = (int)share((uint32_t)cfg->max_connections_per_peer, srv->nloops, idx);
+    lp->conns = calloc(lp->cap, sizeof *lp->conns);
+    lp->free_slots = calloc(lp->cap, sizeof *lp->free_slots);
+    if (!lp->conns || !lp->free_slots) {
+        snprintf(errbuf, errlen, "server: out of memory");
+        return PA_ERR_UNKNOWN_ERROR;
+    }
+    for (uint32_t i = 0; i < lp->cap; i++)
+        lp->free_slots[lp->nfree++] = lp->cap - 1 - i;
+    if (tls != NULL) {
+        SSL_CTX_up_ref(tls);
+        lp->tls = tls;
+    }
+    lp->epfd = epoll_create1(EPOLL_CLOEXEC);
+    lp->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    lp->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (lp->epfd < 0 || lp->wake_fd < 0 || lp->done_fd < 0
+        || (idx == 0 && epoll_add(lp->epfd, srv->listen_fd, EPOLLIN, key_of(EV_LISTEN, 0)) != 0)
+        || epoll_add(lp->epfd, lp->wake_fd, EPOLLIN, key_of(EV_WAKE, 0)) != 0
+        || epoll_add(lp->epfd, lp->done_fd, EPOLLIN, key_of(EV_DONE, 0)) != 0) {
+        snprintf(errbuf, errlen, "server: cannot set up epoll: %s", strerror(errno));
+        return PA_ERR_UNKNOWN_ERROR;
+    }
+    return PA_OK;
 }
 
 pa_err pa_server_create(const pa_config *cfg, const pa_server_hooks *hooks,
@@ -404,9 +511,14 @@ pa_err pa_server_create(const pa_config *cfg, const pa_server_hooks *hooks,
 {
     char host[PA_CONFIG_HOST_BUF];
     int port = 0;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    SSL_CTX *tls = NULL;
     pa_server *srv;
+    pa_err e = PA_OK;
 
     *out = NULL;
+    if (cpus < 1)
+        cpus = 1;
     if (pa_config_listen_split(cfg->listen, host, sizeof host, &port) != PA_OK) {
         snprintf(errbuf, errlen, "listen: bad address '%s'", cfg->listen);
         return PA_ERR_INVALID_REQUEST;
@@ -415,29 +527,39 @@ pa_err pa_server_create(const pa_config *cfg, const pa_server_hooks *hooks,
         return PA_ERR_UNKNOWN_ERROR;
     srv->cfg = cfg;
     srv->hooks = *hooks;
-    srv->listen_fd = srv->epfd = srv->wake_fd = srv->done_fd = srv->spare_fd = -1;
+    srv->listen_fd = srv->spare_fd = -1;
     pthread_mutex_init(&srv->qlock, NULL);
-    {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-
-        srv->max_running = 2 * (int)(cpus < 1 ? 1 : cpus);
-    }
-    pthread_mutex_init(&srv->dlock, NULL);
+    srv->max_running = 2 * (int)cpus;
     atomic_init(&srv->stop, 0);
     pa_respond_drain(0);
     srv->idle_ms = cfg->keepalive_timeout_ms > 0 ? cfg->keepalive_timeout_ms
                                                  : cfg->recv_timeout_ms;
-    srv->cap = (uint32_t)cfg->max_connections;
-    raise_fd_limit(srv->cap);
-    srv->conns = calloc(srv->cap, sizeof *srv->conns);
-    srv->free_slots = calloc(srv->cap, sizeof *srv->free_slots);
-    if (!srv->conns || !srv->free_slots) {
+    /* one loop per core, never more loops than connection slots */
+    srv->nloops = (int)cpus;
+    if (srv->nloops > cfg->max_connections)
+        srv->nloops = cfg->max_connections > 0 ? cfg->max_connections : 1;
+    raise_fd_limit((uint32_t)cfg->max_connections);
+    for (const char *const *op = hooks->inline_ops; op && *op; op++)
+        srv->ninline++;
+    srv->loops = calloc((size_t)srv->nloops, sizeof *srv->loops);
+    srv->inline_ops = calloc((size_t)srv->ninline + 1, sizeof *srv->inline_ops);
+    if (!srv->loops || !srv->inline_ops) {
         snprintf(errbuf, errlen, "server: out of memory");
+        free(srv->loops);
+        srv->loops = NULL;
+        srv->nloops = 0;
         pa_server_free(srv);
         return PA_ERR_UNKNOWN_ERROR;
     }
-    for (uint32_t i = 0; i < srv->cap; i++)
-        srv->free_slots[srv->nfree++] = srv->cap - 1 - i;
+    for (int i = 0; i < srv->nloops; i++) {
+        loop *lp = &srv->loops[i];
+
+        lp->epfd = lp->wake_fd = lp->done_fd = -1;
+        pthread_mutex_init(&lp->inlock, NULL);
+        pthread_mutex_init(&lp->dlock, NULL);
+    }
+    for (int i = 0; i < srv->ninline; i++)
+        srv->inline_ops[i] = pa_guard_name_hash(hooks->inline_ops[i]);
     srv->listen_fd = listen_socket(host, port, errbuf, errlen);
     if (srv->listen_fd < 0) {
         pa_server_free(srv);
@@ -445,21 +567,17 @@ pa_err pa_server_create(const pa_config *cfg, const pa_server_hooks *hooks,
     }
     srv->port = bound_port(srv->listen_fd);
     if (cfg->tls_cert_file[0] != '\0'
-        && (srv->tls = tls_context(cfg, errbuf, errlen)) == NULL) {
+        && (tls = tls_context(cfg, errbuf, errlen)) == NULL) {
         pa_server_free(srv);
         return PA_ERR_INVALID_REQUEST;
     }
-    srv->epfd = epoll_create1(EPOLL_CLOEXEC);
-    srv->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    srv->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (srv->epfd < 0 || srv->wake_fd < 0 || srv->done_fd < 0
-        || epoll_add(srv->epfd, srv->listen_fd, EPOLLIN, key_of(EV_LISTEN, 0)) != 0
-        || epoll_add(srv->epfd, srv->wake_fd, EPOLLIN, key_of(EV_WAKE, 0)) != 0
-        || epoll_add(srv->epfd, srv->done_fd, EPOLLIN, key_of(EV_DONE, 0)) != 0) {
-        snprintf(errbuf, errlen, "server: cannot set up epoll: %s", strerror(errno));
+    for (int i = 0; i < srv->nloops && e == PA_OK; i++)
+        e = loop_init(srv, &srv->loops[i], i, tls, errbuf, errlen);
+    SSL_CTX_free(tls);          /* the loops hold their references */
+    if (e != PA_OK) {
         pa_server_free(srv);
-        return PA_ERR_UNKNOWN_ERROR;
+        return e;
     }
     *out = srv;
     return PA_OK;
@@ -472,7 +590,7 @@ int pa_server_port(const pa_server *srv)
 
 /* --- connections ------------------------------------------------------------------ */
 
-static void conn_close(pa_server *srv, conn *c)
+static void conn_close(loop *lp, conn *c)
 {
     close(c->fd);               /* also leaves the epoll set */
     SSL_free(c->ssl);
@@ -486,20 +604,20 @@ static void conn_close(pa_server *srv, conn *c)
     c->fd = -1;
     c->st = C_FREE;
     c->gen++;
-    srv->free_slots[srv->nfree++] = (uint32_t)(c - srv->conns);
-    srv->used--;
+    lp->free_slots[lp->nfree++] = (uint32_t)(c - lp->conns);
+    lp->used--;
 }
 
 static int same_peer(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 
 /* The oldest connection idle between requests (of peer sa, when given),
  * or NULL. */
-static conn *oldest_idle(pa_server *srv, const struct sockaddr_storage *sa)
+static conn *oldest_idle(loop *lp, const struct sockaddr_storage *sa)
 {
     conn *best = NULL;
 
-    for (uint32_t i = 0; i < srv->cap; i++) {
-        conn *c = &srv->conns[i];
+    for (uint32_t i = 0; i < lp->cap; i++) {
+        conn *c = &lp->conns[i];
 
         if (c->st == C_READ && c->req_start_ms == 0 && c->in_len == c->in_off
             && (!sa || same_peer(&c->addr, sa))
@@ -522,32 +640,32 @@ static int same_peer(const struct sockaddr_storage *a, const struct sockaddr_sto
     return 1;
 }
 
-static int peer_count(pa_server *srv, const struct sockaddr_storage *sa)
+static int peer_count(loop *lp, const struct sockaddr_storage *sa)
 {
     int n = 0;
 
-    for (uint32_t i = 0; i < srv->cap; i++)
-        if (srv->conns[i].st != C_FREE && same_peer(&srv->conns[i].addr, sa))
+    for (uint32_t i = 0; i < lp->cap; i++)
+        if (lp->conns[i].st != C_FREE && same_peer(&lp->conns[i].addr, sa))
             n++;
     return n;
 }
 
 /* Out of file descriptors: take the pending connection with the spare
  * descriptor and close it, so the listener does not stay ready forever. */
-static void shed_one(pa_server *srv)
+static void shed_one(loop *lp)
 {
     int fd;
 
-    if (srv->spare_fd < 0)
+    if (lp->srv->spare_fd < 0)
         return;
-    close(srv->spare_fd);
-    fd = accept(srv->listen_fd, NULL, NULL);
+    close(lp->srv->spare_fd);
+    fd = accept(lp->srv->listen_fd, NULL, NULL);
     if (fd >= 0)
         close(fd);
-    srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    lp->srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
-static void conn_open(pa_server *srv, int fd, const struct sockaddr_storage *sa,
+static void conn_open(loop *lp, int fd, const struct sockaddr_storage *sa,
                       socklen_t len)
 {
     char port[16];
@@ -557,27 +675,28 @@ static void conn_open(pa_server *srv, int fd, const struct sockaddr_storage *sa,
     /* Full (for this peer, or at all): the oldest idle keep-alive
      * connection makes room, so idle connections never lock clients out;
      * when every one is busy with a request, the new one is refused. */
-    if (peer_count(srv, sa) >= srv->cfg->max_connections_per_peer) {
-        conn *idle = oldest_idle(srv, sa);
+    if (peer_count(lp, sa) >= lp->max_per_peer) {
+        conn *idle = oldest_idle(lp, sa);
 
         if (idle == NULL) {
             close(fd);
             return;
         }
-        conn_close(srv, idle);
+        conn_close(lp, idle);
     }
-    if (srv->nfree == 0) {
-        conn *idle = oldest_idle(srv, NULL);
+    if (lp->nfree == 0) {
+        conn *idle = oldest_idle(lp, NULL);
 
         if (idle == NULL) {
             close(fd);
             return;
         }
-        conn_close(srv, idle);
+        conn_close(lp, idle);
     }
-    c = &srv->conns[srv->free_slots[--srv->nfree]];
-    srv->used++;
+    c = &lp->conns[lp->free_slots[--lp->nfree]];
+    lp->used++;
     c->fd = fd;
+    c->lp = lp;
     c->st = C_READ;
     c->idle_since_ms = now_ms();
     memcpy(&c->addr, sa, len);
@@ -588,23 +707,86 @@ static void conn_open(pa_server *srv, int fd, const struct sockaddr_storage *sa,
     else
         snprintf(c->host, sizeof c->host, "?");
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (srv->tls != NULL) {
+    if (lp->tls != NULL) {
         /* the handshake must end within a request's time, like a request */
-        if ((c->ssl = SSL_new(srv->tls)) == NULL || SSL_set_fd(c->ssl, fd) != 1) {
-            conn_close(srv, c);
+        if ((c->ssl = SSL_new(lp->tls)) == NULL || SSL_set_fd(c->ssl, fd) != 1) {
+            conn_close(lp, c);
             return;
         }
         SSL_set_accept_state(c->ssl);
         c->req_start_ms = c->idle_since_ms;
         c->readable = 1;        /* the ClientHello may be there already */
     }
-    if (epoll_add(srv->epfd, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-                  key_of((uint32_t)(c - srv->conns), c->gen)) != 0)
-        conn_close(srv, c);
+    if (epoll_add(lp->epfd, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+                  key_of((uint32_t)(c - lp->conns), c->gen)) != 0)
+        conn_close(lp, c);
 }
 
-static void accept_batch(pa_server *srv)
+/* The loop with the fewest connections takes the next one (its count
+ * may be a moment old: a heuristic, not a limit). */
+static loop *least_busy(pa_server *srv)
 {
+    loop *best = &srv->loops[0];
+
+    for (int i = 1; i < srv->nloops; i++)
+        if (atomic_load(&srv->loops[i].used) < atomic_load(&best->used))
+            best = &srv->loops[i];
+    return best;
+}
+
+/* Loop 0 accepts for every loop and passes each connection on. */
+static void pass_on(loop *to, int fd, const struct sockaddr_storage *sa, socklen_t len)
+{
+    incoming *in;
+    uint64_t one = 1;
+    int was_empty;
+
+    if (to->idx == 0) {
+        conn_open(to, fd, sa, len);
+        return;
+    }
+    if ((in = malloc(sizeof *in)) == NULL) {
+        close(fd);
+        return;
+    }
+    in->fd = fd;
+    in->len = len;
+    memcpy(&in->sa, sa, len);
+    pthread_mutex_lock(&to->inlock);
+    was_empty = to->inbox == NULL;
+    in->next = to->inbox;
+    to->inbox = in;
+    /* the loop's count goes up now, so the next choice sees it */
+    atomic_fetch_add(&to->used, 1);
+    pthread_mutex_unlock(&to->inlock);
+    if (was_empty)
+        (void)!write(to->wake_fd, &one, sizeof one);
+}
+
+/* In a loop other than 0: opens what loop 0 passed on. */
+static void take_incoming(loop *lp)
+{
+    incoming *in, *next;
+
+    pthread_mutex_lock(&lp->inlock);
+    in = lp->inbox;
+    lp->inbox = NULL;
+    pthread_mutex_unlock(&lp->inlock);
+    for (; in != NULL; in = next) {
+        next = in->next;
+        atomic_fetch_sub(&lp->used, 1);     /* conn_open counts it */
+        if (atomic_load(&lp->srv->stop))
+            close(in->fd);
+        else
+            conn_open(lp, in->fd, &in->sa, in->len);
+        free(in);
+    }
+}
+
+static void accept_batch(loop *lp)
+{
+    pa_server *srv = lp->srv;
+
     for (int i = 0; i < ACCEPT_BATCH && !atomic_load(&srv->stop); i++) {
         struct sockaddr_storage sa;
         socklen_t len = sizeof sa;
@@ -616,12 +798,12 @@ static void accept_batch(pa_server *srv)
                 continue;
             if (errno == EMFILE || errno == ENFILE) {
                 pa_log(PA_LOG_WARN, "out of file descriptors: connection refused");
-                shed_one(srv);
+                shed_one(lp);
                 continue;
             }
             break;              /* EAGAIN: nothing more pending */
         }
-        conn_open(srv, fd, &sa, len);
+        pass_on(least_busy(srv), fd, &sa, len);
     }
 }
 
@@ -681,12 +863,46 @@ static ssize_t conn_send(conn *c, const char *buf, size_t len)
 /* --- the loop: reading and framing --------------------------------------------------- */
 
 static void wake_one(pa_server *srv);
+static void serve(worker *w, conn *c);
 
-static void hand_over(pa_server *srv, conn *c, pa_src_reason reason)
+/* Largest request a loop serves itself: parsing more would hold the
+ * loop's other connections up. */
+#define INLINE_MAX_BYTES 16384
+
+/* A complete request the loop may answer itself: an operation on the
+ * configured list (cheap reads: nothing to wait for) or a GET, small. */
+static int serve_here(loop *lp, conn *c)
 {
+    pa_server *srv = lp->srv;
+    const pa_guard *g = c->g;
+
+    if (!lp->self_ok || c->req_len > INLINE_MAX_BYTES)
+        return 0;
+    if (g->body_children == 0)
+        return c->req_len >= 4 && memcmp(c->in + c->in_off, "GET ", 4) == 0
+               && srv->hooks.http_get != NULL;
+    if (g->body_children != 1)
+        return 0;
+    for (int i = 0; i < srv->ninline; i++)
+        if (srv->inline_ops[i] == g->operation)
+            return 1;
+    return 0;
+}
+
+static void hand_over(loop *lp, conn *c, pa_src_reason reason)
+{
+    pa_server *srv = lp->srv;
+
     c->req_len = c->framed;
     c->reason = reason;
     c->st = C_SERVING;
+    if (reason == PA_SRC_COMPLETE && serve_here(lp, c)) {
+        /* answered now; the connection's next request waits for the
+         * loop's next turn, behind the other connections */
+        serve(&lp->self, c);
+        q_push(&lp->ready, c);
+        return;
+    }
     pthread_mutex_lock(&srv->qlock);
     q_push(&srv->work, c);
     wake_one(srv);
@@ -695,9 +911,9 @@ static void hand_over(pa_server *srv, conn *c, pa_src_reason reason)
 
 /* Runs the guard over the bytes not yet framed; hands the request over
  * when it is complete or must be answered now.  Returns 1 when it did. */
-static int frame(pa_server *srv, conn *c)
+static int frame(loop *lp, conn *c)
 {
-    const pa_config *cfg = srv->cfg;
+    const pa_config *cfg = lp->cfg;
     size_t avail = c->in_len - c->in_off - c->framed, take;
     pa_guard_result r = PA_GUARD_OK;
     int verdict;
@@ -718,15 +934,15 @@ static int frame(pa_server *srv, conn *c)
     verdict = pa_serve_verdict(c->g, r, cfg->max_body_bytes);
     if (verdict < 0)
         return 0;
-    hand_over(srv, c, (pa_src_reason)verdict);
+    hand_over(lp, c, (pa_src_reason)verdict);
     return 1;
 }
 
 /* Makes room for READ_CHUNK more bytes; 0 when the request is already as
  * large as any request may be (the guard refuses it before that). */
-static int make_room(pa_server *srv, conn *c)
+static int make_room(loop *lp, conn *c)
 {
-    size_t limit = (size_t)srv->cfg->max_body_bytes + (size_t)srv->cfg->max_header_bytes
+    size_t limit = (size_t)lp->cfg->max_body_bytes + (size_t)lp->cfg->max_header_bytes
                    + 2 * READ_CHUNK;
     size_t cap;
     char *p;
@@ -755,17 +971,17 @@ static int make_room(pa_server *srv, conn *c)
 }
 
 /* READ: reads until the socket is empty or a request is handed over. */
-static void conn_read(pa_server *srv, conn *c)
+static void conn_read(loop *lp, conn *c)
 {
     while (c->st == C_READ) {
         ssize_t n;
 
-        if (frame(srv, c))
+        if (frame(lp, c))
             return;
         if (!c->readable)
             return;
-        if (!make_room(srv, c)) {
-            hand_over(srv, c, PA_SRC_REFUSED);
+        if (!make_room(lp, c)) {
+            hand_over(lp, c, PA_SRC_REFUSED);
             return;
         }
         n = conn_recv(c, c->in + c->in_len, c->in_cap - c->in_len);
@@ -795,9 +1011,9 @@ static void conn_read(pa_server *srv, conn *c)
         c->readable = 0;
         c->peer_eof = 1;
         if (c->framed > 0 && (c->ssl == NULL || c->handshaken)) {
-            hand_over(srv, c, PA_SRC_EOF);   /* the worker decides */
+            hand_over(lp, c, PA_SRC_EOF);   /* the worker decides */
         } else {
-            conn_close(srv, c);
+            conn_close(lp, c);
         }
         return;
     }
@@ -805,7 +1021,7 @@ static void conn_read(pa_server *srv, conn *c)
 
 /* --- the loop: writing and closing ------------------------------------------------------ */
 
-static void conn_linger(pa_server *srv, conn *c)
+static void conn_linger(loop *lp, conn *c)
 {
     char sink[16384];
 
@@ -820,12 +1036,12 @@ static void conn_linger(pa_server *srv, conn *c)
             return;             /* wait for more, or for the deadline */
         break;                  /* end of input: the client has it all */
     }
-    conn_close(srv, c);
+    conn_close(lp, c);
 }
 
-static void next_request(pa_server *srv, conn *c);
+static void next_request(loop *lp, conn *c);
 
-static void conn_write(pa_server *srv, conn *c)
+static void conn_write(loop *lp, conn *c)
 {
     while (c->out_pos < c->out.len) {
         ssize_t n = conn_send(c, c->out.p + c->out_pos, c->out.len - c->out_pos);
@@ -838,26 +1054,26 @@ static void conn_write(pa_server *srv, conn *c)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return;             /* EPOLLOUT brings us back */
-        conn_close(srv, c);     /* the client is gone */
+        conn_close(lp, c);     /* the client is gone */
         return;
     }
     c->out.len = c->out_pos = 0;
-    if (c->close_after || c->peer_eof || atomic_load(&srv->stop)) {
+    if (c->close_after || c->peer_eof || atomic_load(&lp->srv->stop)) {
         if (c->ssl != NULL && c->handshaken)
             (void)SSL_shutdown(c->ssl);     /* close_notify, best effort */
         (void)shutdown(c->fd, SHUT_WR);
         c->st = C_LINGER;
         c->deadline_ms = now_ms() + LINGER_MS;
         c->lingered = 0;
-        conn_linger(srv, c);
+        conn_linger(lp, c);
         return;
     }
-    next_request(srv, c);
+    next_request(lp, c);
 }
 
 /* After an answer: back to READ, with any pipelined bytes framed now (at
  * the back of the queue when they already make a request). */
-static void next_request(pa_server *srv, conn *c)
+static void next_request(loop *lp, conn *c)
 {
     c->in_off += c->req_len;
     if (c->in_off == c->in_len) {       /* nothing pipelined: no buffer kept */
@@ -872,52 +1088,70 @@ static void next_request(pa_server *srv, conn *c)
     c->g = NULL;
     c->st = C_READ;
     c->idle_since_ms = now_ms();
-    conn_read(srv, c);
+    conn_read(lp, c);
+}
+
+/* A request of c was answered: the rest of the answer goes out. */
+static void answered(loop *lp, conn *c)
+{
+    c->st = C_WRITE;            /* the server sent out_pos bytes already */
+    c->deadline_ms = now_ms() + lp->cfg->send_timeout_ms;
+    conn_write(lp, c);
 }
 
 /* A worker finished these connections: send their answers. */
-static void take_done(pa_server *srv)
+static void take_done(loop *lp)
 {
     uint64_t v;
     conn *c;
 
-    (void)!read(srv->done_fd, &v, sizeof v);
+    (void)!read(lp->done_fd, &v, sizeof v);
     for (;;) {
-        pthread_mutex_lock(&srv->dlock);
-        c = q_pop(&srv->done);
-        pthread_mutex_unlock(&srv->dlock);
+        pthread_mutex_lock(&lp->dlock);
+        c = q_pop(&lp->done);
+        pthread_mutex_unlock(&lp->dlock);
         if (c == NULL)
             return;
-        c->st = C_WRITE;        /* the worker sent out_pos bytes already */
-        c->deadline_ms = now_ms() + srv->cfg->send_timeout_ms;
-        conn_write(srv, c);
+        answered(lp, c);
     }
 }
 
+/* The connections answered on this thread last turn (not those answered
+ * while doing so: they wait for the next turn). */
+static void take_ready(loop *lp)
+{
+    queue q = lp->ready;
+    conn *c;
+
+    lp->ready.head = lp->ready.tail = NULL;
+    while ((c = q_pop(&q)) != NULL)
+        answered(lp, c);
+}
+
 /* Deadlines, every tick. */
-static void tick(pa_server *srv)
+static void tick(loop *lp)
 {
     int64_t t = now_ms();
-    int64_t req_ms = 3 * (int64_t)srv->cfg->recv_timeout_ms;
+    int64_t req_ms = 3 * (int64_t)lp->cfg->recv_timeout_ms;
 
-    for (uint32_t i = 0; i < srv->cap; i++) {
-        conn *c = &srv->conns[i];
+    for (uint32_t i = 0; i < lp->cap; i++) {
+        conn *c = &lp->conns[i];
 
         switch (c->st) {
         case C_READ:
             if (c->ssl && !c->handshaken && t - c->req_start_ms > req_ms)
-                conn_close(srv, c);     /* a handshake that never ends */
+                conn_close(lp, c);     /* a handshake that never ends */
             else if (c->req_start_ms && t - c->req_start_ms > req_ms)
-                hand_over(srv, c, PA_SRC_DEADLINE);
-            else if (!c->req_start_ms && t - c->idle_since_ms > srv->idle_ms)
-                conn_close(srv, c);
-            else if (!c->req_start_ms && atomic_load(&srv->stop))
-                conn_close(srv, c);
+                hand_over(lp, c, PA_SRC_DEADLINE);
+            else if (!c->req_start_ms && t - c->idle_since_ms > lp->srv->idle_ms)
+                conn_close(lp, c);
+            else if (!c->req_start_ms && atomic_load(&lp->srv->stop))
+                conn_close(lp, c);
             break;
         case C_WRITE:
         case C_LINGER:
             if (t > c->deadline_ms)
-                conn_close(srv, c);
+                conn_close(lp, c);
             break;
         default:
             break;
@@ -925,14 +1159,14 @@ static void tick(pa_server *srv)
     }
 }
 
-static void conn_event(pa_server *srv, uint64_t key, uint32_t events)
+static void conn_event(loop *lp, uint64_t key, uint32_t events)
 {
     uint32_t idx = (uint32_t)key;
     conn *c;
 
-    if (idx >= srv->cap)
+    if (idx >= lp->cap)
         return;
-    c = &srv->conns[idx];
+    c = &lp->conns[idx];
     if (c->st == C_FREE || c->gen != (uint32_t)(key >> 32))
         return;                 /* closed (and maybe reused) since */
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
@@ -944,25 +1178,26 @@ static void conn_event(pa_server *srv, uint64_t key, uint32_t events)
         c->readable = 1;
     }
     if (c->st == C_READ)
-        conn_read(srv, c);
+        conn_read(lp, c);
     else if (c->st == C_WRITE && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)))
-        conn_write(srv, c);
+        conn_write(lp, c);
     else if (c->st == C_LINGER)
-        conn_linger(srv, c);
+        conn_linger(lp, c);
 }
 
 /* Connections a worker still has, or answers not yet sent. */
-static int busy(pa_server *srv)
+static int busy(loop *lp)
 {
-    for (uint32_t i = 0; i < srv->cap; i++)
-        if (srv->conns[i].st == C_SERVING || srv->conns[i].st == C_WRITE
-            || (srv->conns[i].st == C_READ && srv->conns[i].framed))
+    for (uint32_t i = 0; i < lp->cap; i++)
+        if (lp->conns[i].st == C_SERVING || lp->conns[i].st == C_WRITE
+            || (lp->conns[i].st == C_READ && lp->conns[i].framed))
             return 1;
     return 0;
 }
 
-static void run_loop(pa_server *srv)
+static void *run_loop(void *arg)
 {
+    loop *lp = arg;
     struct epoll_event ev[64];
     int64_t next_tick = now_ms() + TICK_MS, stop_until = 0;
 
@@ -970,21 +1205,28 @@ static void run_loop(pa_server *srv)
         int64_t t = now_ms();
         int n, wait = next_tick > t ? (int)(next_tick - t) : 0;
 
-        if (atomic_load(&srv->stop)) {
+        if (atomic_load(&lp->srv->stop)) {
             if (stop_until == 0) {
                 /* no new connections; requests in progress may finish */
-                (void)epoll_ctl(srv->epfd, EPOLL_CTL_DEL, srv->listen_fd, NULL);
-                close_fd(&srv->listen_fd);
-                stop_until = t + 3 * (int64_t)srv->cfg->recv_timeout_ms;
-                tick(srv);
+                if (lp->idx == 0) {
+                    (void)epoll_ctl(lp->epfd, EPOLL_CTL_DEL, lp->srv->listen_fd, NULL);
+                    close_fd(&lp->srv->listen_fd);
+                }
+                stop_until = t + 3 * (int64_t)lp->cfg->recv_timeout_ms;
+                take_incoming(lp);
+                tick(lp);
             }
-            if (!busy(srv) || t > stop_until)
-                return;
+            if (!busy(lp) || t > stop_until)
+                return NULL;
         }
-        n = epoll_wait(srv->epfd, ev, 64, wait);
+        if (lp->ready.head != NULL)
+            wait = 0;
+        else
+            pa_log_flush();     /* request lines of what this loop served */
+        n = epoll_wait(lp->epfd, ev, 64, wait);
         if (n < 0 && errno != EINTR) {
             pa_log(PA_LOG_ERROR, "epoll_wait: %s", strerror(errno));
-            return;
+            return NULL;
         }
         for (int i = 0; i < n; i++) {
             uint32_t idx = (uint32_t)ev[i].data.u64;
@@ -992,18 +1234,20 @@ static void run_loop(pa_server *srv)
             if (idx == EV_WAKE) {
                 uint64_t v;
 
-                (void)!read(srv->wake_fd, &v, sizeof v);
-                if (atomic_exchange(&srv->reload, 0))
-                    tls_reload(srv);
+                (void)!read(lp->wake_fd, &v, sizeof v);
+                if (atomic_exchange(&lp->reload, 0))
+                    tls_reload(lp);
+                take_incoming(lp);
             } else if (idx == EV_LISTEN)
-                accept_batch(srv);
+                accept_batch(lp);
             else if (idx == EV_DONE)
-                take_done(srv);
+                take_done(lp);
             else
-                conn_event(srv, ev[i].data.u64, ev[i].events);
+                conn_event(lp, ev[i].data.u64, ev[i].events);
         }
+        take_ready(lp);
         if (now_ms() >= next_tick) {
-            tick(srv);
+            tick(lp);
             next_tick = now_ms() + TICK_MS;
         }
     }
@@ -1028,12 +1272,12 @@ static void soap_attach(struct soap *soap, worker *w, conn *c)
                    ? ntohl(((const struct sockaddr_in *)&c->addr)->sin_addr.s_addr) : 0;
 }
 
+/* Answers c's request with w's gSOAP context (a worker's, or a loop's
+ * own) and sends what the socket takes. */
 static void serve(worker *w, conn *c)
 {
-    pa_server *srv = w->srv;
     struct soap *soap = w->soap;
-    uint64_t one = 1;
-    int open, was_empty;
+    int open;
 
     soap_attach(soap, w, c);
     w->ctx.secure = c->ssl != NULL;
@@ -1041,7 +1285,7 @@ static void serve(worker *w, conn *c)
     open = pa_serve_one(soap);
     soap->socket = SOAP_INVALID_SOCKET;
     c->close_after = !open || c->reason != PA_SRC_COMPLETE;
-    /* The socket is non-blocking and this worker owns the connection
+    /* The socket is non-blocking and whoever serves owns the connection
      * until it is handed back: send what the socket takes now, so that the
      * loop usually has nothing left to send.  A client that does not read
      * costs no wait here - the loop sends the rest when it can. */
@@ -1053,13 +1297,22 @@ static void serve(worker *w, conn *c)
             break;
         c->out_pos += (size_t)n;
     }
-    pthread_mutex_lock(&srv->dlock);
-    was_empty = srv->done.head == NULL;
-    q_push(&srv->done, c);
-    pthread_mutex_unlock(&srv->dlock);
+}
+
+/* A worker gives c back to its loop. */
+static void give_back(conn *c)
+{
+    loop *lp = c->lp;
+    uint64_t one = 1;
+    int was_empty;
+
+    pthread_mutex_lock(&lp->dlock);
+    was_empty = lp->done.head == NULL;
+    q_push(&lp->done, c);
+    pthread_mutex_unlock(&lp->dlock);
     /* the loop empties the whole queue per wake-up */
     if (was_empty)
-        (void)!write(srv->done_fd, &one, sizeof one);
+        (void)!write(lp->done_fd, &one, sizeof one);
 }
 
 /* Under qlock: wakes the most recently idle worker when there is work
@@ -1136,6 +1389,7 @@ static void *worker_main(void *arg)
             return NULL;
         }
         serve(w, c);
+        give_back(c);
         pthread_mutex_lock(&srv->qlock);
         srv->running--;
         pthread_mutex_unlock(&srv->qlock);
@@ -1192,9 +1446,10 @@ static void worker_done(pa_server *srv, worker *w, int opened)
     pthread_cond_destroy(&w->cv);
 }
 
-/* Starts the workers with SIGINT, SIGTERM and SIGHUP blocked: they go to
- * the thread in pa_server_run. */
-static pa_err start_workers(pa_server *srv, int n)
+/* Starts the workers and the loops other than 0 with SIGINT, SIGTERM and
+ * SIGHUP blocked: those go to the thread in pa_server_run (loop 0).  Each
+ * loop gets a gSOAP context of its own for the requests it answers. */
+static pa_err start_threads(pa_server *srv, int n)
 {
     sigset_t block, old;
     pa_err e = PA_OK;
@@ -1204,7 +1459,7 @@ static pa_err start_workers(pa_server *srv, int n)
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &block, &old);
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && e == PA_OK; i++) {
         worker *w = &srv->workers[i];
 
         if ((e = worker_init(srv, w)) != PA_OK) {
@@ -1212,11 +1467,25 @@ static pa_err start_workers(pa_server *srv, int n)
             break;
         }
         srv->nworkers++;
-        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
             e = PA_ERR_UNKNOWN_ERROR;
+        else
+            w->started = 1;
+    }
+    for (int i = 0; i < srv->nloops && e == PA_OK; i++) {
+        loop *lp = &srv->loops[i];
+
+        if ((e = worker_init(srv, &lp->self)) != PA_OK) {
+            worker_done(srv, &lp->self, 0);
             break;
         }
-        w->started = 1;
+        lp->self_ok = 1;
+        if (i > 0) {
+            if (pthread_create(&lp->thread, NULL, run_loop, lp) != 0)
+                e = PA_ERR_UNKNOWN_ERROR;
+            else
+                lp->started = 1;
+        }
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return e;
@@ -1236,10 +1505,20 @@ pa_err pa_server_run(pa_server *srv)
         srv->idle = NULL;
         return PA_ERR_UNKNOWN_ERROR;
     }
-    e = start_workers(srv, n);
+    e = start_threads(srv, n);
     if (e == PA_OK)
-        run_loop(srv);
-    /* the workers finish what they hold, then leave */
+        run_loop(&srv->loops[0]);
+    /* the other loops finish their connections, then the workers what
+     * they hold */
+    atomic_store(&srv->stop, 1);
+    for (int i = 1; i < srv->nloops; i++) {
+        uint64_t one = 1;
+
+        (void)!write(srv->loops[i].wake_fd, &one, sizeof one);
+        if (srv->loops[i].started)
+            pthread_join(srv->loops[i].thread, NULL);
+        srv->loops[i].started = 0;
+    }
     pthread_mutex_lock(&srv->qlock);
     srv->workers_exit = 1;
     for (int i = 0; i < srv->nidle; i++)
@@ -1248,9 +1527,17 @@ pa_err pa_server_run(pa_server *srv)
     for (int i = 0; i < srv->nworkers; i++)
         if (srv->workers[i].started)
             pthread_join(srv->workers[i].thread, NULL);
-    for (uint32_t i = 0; i < srv->cap; i++)
-        if (srv->conns[i].st != C_FREE)
-            conn_close(srv, &srv->conns[i]);
+    for (int i = 0; i < srv->nloops; i++) {
+        loop *lp = &srv->loops[i];
+
+        for (uint32_t k = 0; k < lp->cap; k++)
+            if (lp->conns[k].st != C_FREE)
+                conn_close(lp, &lp->conns[k]);
+        take_incoming(lp);
+        if (lp->self_ok)
+            worker_done(srv, &lp->self, 1);
+        lp->self_ok = 0;
+    }
     close_fd(&srv->listen_fd);
     for (int i = 0; i < srv->nworkers; i++)
         worker_done(srv, &srv->workers[i], 1);
@@ -1268,6 +1555,7 @@ void pa_server_stop(pa_server *srv)
 
     atomic_store(&srv->stop, 1);
     pa_respond_drain(1);
-    /* write(2) is async-signal-safe; the eventfd wakes the loop */
-    (void)!write(srv->wake_fd, &one, sizeof one);
+    /* write(2) is async-signal-safe; the eventfds wake the loops */
+    for (int i = 0; i < srv->nloops; i++)
+        (void)!write(srv->loops[i].wake_fd, &one, sizeof one);
 }

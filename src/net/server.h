@@ -1,12 +1,14 @@
 /*
  * server.h - the event loop and the worker pool.
  *
- * One thread (the event loop) owns every client socket: it accepts, reads
- * requests into per-connection buffers, frames them with the guard, and
- * sends the answers, all non-blocking.  Workers get only complete requests
- * (or requests that must be answered now: refused, cut off, late) and
- * answer them in memory, so no worker ever waits for a client's bytes or
- * for a slow reader.  Connections are bounded (max_connections, and
+ * One event loop per core owns its share of the client sockets (loop 0
+ * accepts and passes each new connection to the loop with the fewest): it
+ * reads requests into per-connection buffers, frames them with the guard,
+ * and sends the answers, all non-blocking.  A small request for a cheap
+ * read (hooks.inline_ops) is answered on the loop itself; workers get the
+ * other complete requests (and those that must be answered now: refused,
+ * cut off, late) and answer them in memory, so no worker ever waits for a
+ * client's bytes or for a slow reader.  Connections are bounded (max_connections, and
  * max_connections_per_peer from one address; the longest-idle keep-alive
  * connection makes room when full), requests must arrive within three
  * receive timeouts, idle connections close after keepalive_timeout_ms.
@@ -32,6 +34,12 @@ typedef struct pa_server_hooks {
      * PATCH, DELETE and OPTIONS hooks all point here (soap->status tells
      * which: SOAP_GET, SOAP_HEAD, ...).  NULL = 405 for all of them. */
     int (*http_get)(struct soap *soap);
+    /* request elements (local names, NULL-terminated; NULL = none) of
+     * operations cheap enough for an event loop to answer itself instead
+     * of handing them to a worker: bounded work, no commit to wait for.
+     * A small request for one of them (or a GET) is answered on the loop
+     * thread that read it, saving two thread hand-offs. */
+    const char *const *inline_ops;
 } pa_server_hooks;
 
 /* Binds the configured address (cfg->listen) and prepares the pool of

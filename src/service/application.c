@@ -80,16 +80,13 @@ static pa_err detail_fill(pa_store *s, pa_app_detail *d)
     return store_failed("GetApplicationDetail", e);
 }
 
-pa_err pa_application_detail(pa_store *s, int has_id, int64_t id,
-                             const char *name, pa_app_detail *out)
+/* Reads the detail from the store, one snapshot. */
+static pa_err detail_read(pa_store *s, int has_id, int64_t id, const char *name,
+                          pa_app_detail *out)
 {
     int found = 0;
     pa_err e;
 
-    memset(out, 0, sizeof *out);
-    /* The original refuses both and neither alike (error-codes.tsv). */
-    if ((has_id != 0) == (name != NULL))
-        return PA_ERR_INVALID_REQUEST;
     /* Application, key pair and versions from one snapshot. */
     if ((e = pa_store_begin_read(s)) != PA_OK)
         return store_failed("GetApplicationDetail", e);
@@ -104,6 +101,148 @@ pa_err pa_application_detail(pa_store *s, int has_id, int64_t id,
     pa_store_rollback(s);                   /* nothing was written */
     if (e != PA_OK)
         pa_application_detail_free(out);
+    return e;
+}
+
+/* --- the detail cache --------------------------------------------------------
+ *
+ * GetApplicationDetail is what middleware asks most often and what changes
+ * least, so each store connection keeps the last few answers and the
+ * store's generation they were read under.  Any commit by anyone (another
+ * worker, pactl) or a write on the connection changes the generation and
+ * empties the cache: a cached answer is never older than the database.
+ * The cache holds application secrets like the store's own page cache
+ * does; they are wiped when dropped. */
+
+#define DETAIL_CACHE_ENTRIES 8
+
+typedef struct detail_cache {
+    pa_store_generation gen;
+    int n, next;                /* entries used; the next to replace */
+    pa_app_detail d[DETAIL_CACHE_ENTRIES];
+} detail_cache;
+
+static void cache_clear(detail_cache *c)
+{
+    for (int i = 0; i < c->n; i++)
+        pa_application_detail_free(&c->d[i]);
+    c->n = c->next = 0;
+}
+
+static void cache_free(void *p)
+{
+    if (p) {
+        cache_clear(p);
+        free(p);
+    }
+}
+
+static char *dup_or_null(const char *v, int *ok)
+{
+    char *d;
+
+    if (!v)
+        return NULL;
+    if ((d = strdup(v)) == NULL)
+        *ok = 0;
+    return d;
+}
+
+/* A deep copy; 0 when out of memory (dst is then freed and zeroed). */
+static int detail_copy(const pa_app_detail *src, pa_app_detail *dst)
+{
+    int ok = 1;
+
+    memset(dst, 0, sizeof *dst);
+    dst->app.id = src->app.id;
+    dst->app.name = dup_or_null(src->app.name, &ok);
+    dst->master_public_key = dup_or_null(src->master_public_key, &ok);
+    if (src->versions.count > 0) {
+        dst->versions.items = calloc(src->versions.count, sizeof *dst->versions.items);
+        if (dst->versions.items == NULL)
+            ok = 0;
+        else
+            dst->versions.count = src->versions.count;
+    }
+    for (size_t i = 0; ok && i < dst->versions.count; i++) {
+        const pa_store_version *a = &src->versions.items[i];
+        pa_store_version *b = &dst->versions.items[i];
+
+        b->id = a->id;
+        b->application_id = a->application_id;
+        b->supported = a->supported;
+        b->name = dup_or_null(a->name, &ok);
+        b->application_key = dup_or_null(a->application_key, &ok);
+        b->application_secret = dup_or_null(a->application_secret, &ok);
+    }
+    if (!ok)
+        pa_application_detail_free(dst);
+    return ok;
+}
+
+/* The connection's cache, emptied unless still of generation g; NULL
+ * when there is none and none can be made. */
+static detail_cache *cache_of(pa_store *s, const pa_store_generation *g)
+{
+    detail_cache *c = pa_store_memo(s);
+
+    if (c == NULL) {
+        if ((c = calloc(1, sizeof *c)) == NULL)
+            return NULL;
+        pa_store_set_memo(s, c, cache_free);
+    } else if (!pa_store_same_generation(&c->gen, g))
+        cache_clear(c);
+    c->gen = *g;
+    return c;
+}
+
+static pa_app_detail *cache_find(detail_cache *c, int has_id, int64_t id, const char *name)
+{
+    for (int i = 0; i < c->n; i++) {
+        pa_app_detail *d = &c->d[i];
+
+        if (has_id ? d->app.id == id
+                   : d->app.name != NULL && strcmp(d->app.name, name) == 0)
+            return d;
+    }
+    return NULL;
+}
+
+static void cache_put(detail_cache *c, const pa_app_detail *d)
+{
+    pa_app_detail *slot;
+
+    if (c->n < DETAIL_CACHE_ENTRIES)
+        slot = &c->d[c->n++];
+    else {
+        slot = &c->d[c->next];
+        c->next = (c->next + 1) % DETAIL_CACHE_ENTRIES;
+        pa_application_detail_free(slot);
+    }
+    if (!detail_copy(d, slot))
+        *slot = c->d[--c->n];   /* keep the used entries together */
+}
+
+pa_err pa_application_detail(pa_store *s, int has_id, int64_t id,
+                             const char *name, pa_app_detail *out)
+{
+    pa_store_generation g;
+    detail_cache *c = NULL;
+    pa_app_detail *hit;
+    pa_err e;
+
+    memset(out, 0, sizeof *out);
+    /* The original refuses both and neither alike (error-codes.tsv). */
+    if ((has_id != 0) == (name != NULL))
+        return PA_ERR_INVALID_REQUEST;
+    /* the generation first: what is read after it is at least as new */
+    if (pa_store_generation_get(s, &g) == PA_OK)
+        c = cache_of(s, &g);
+    if (c != NULL && (hit = cache_find(c, has_id, id, name)) != NULL)
+        return detail_copy(hit, out) ? PA_OK : PA_ERR_UNKNOWN_ERROR;
+    e = detail_read(s, has_id, id, name, out);
+    if (e == PA_OK && c != NULL)
+        cache_put(c, out);
     return e;
 }
 

@@ -23,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -244,6 +246,7 @@ static pa_err open_store(const char *path, const pa_store_options *opt,
         pa_sq_set_error("open: out of memory");
         return PA_ERR_UNKNOWN_ERROR;
     }
+    s->shm_fd = -1;
     s->busy_ms = opt && opt->busy_timeout_ms > 0 ? opt->busy_timeout_ms
                                                  : PA_STORE_BUSY_TIMEOUT_DEFAULT_MS;
     if ((e = pa_sq_connect(path, opt, 0, &s->db)) == PA_OK &&
@@ -279,6 +282,10 @@ void pa_store_close(pa_store *s)
 
     if (!s)
         return;
+    if (s->memo_free)
+        s->memo_free(s->memo);
+    if (s->shm_fd >= 0)
+        close(s->shm_fd);
     for (i = 0; i < PA_SQ__COUNT; i++)
         sqlite3_finalize(s->stmt[i]);
     /* Closing rolls back an open transaction. */
@@ -483,6 +490,103 @@ pa_err pa_store_schema_version(pa_store *s, int *version)
     e = pa_sq_fetch_one(s, st, read_int, version, &found, "schema_version");
     pa_sq_done(st);
     return e;
+}
+
+/* ---- generations and memos ----------------------------------------------------------- */
+
+static pa_err read_int64(sqlite3_stmt *st, void *out)
+{
+    *(int64_t *)out = sqlite3_column_int64(st, 0);
+    return PA_OK;
+}
+
+/*
+ * Another connection's commit shows in the WAL index: SQLite publishes a
+ * commit to readers by rewriting the wal-index header at the start of the
+ * -shm file (two copies of 48 bytes, the second written first; every
+ * commit changes the frame count, the salts or the running checksum in
+ * it - sqlite.org/walformat.html).  Reading those 96 bytes with pread()
+ * takes no lock; PRAGMA data_version would take a read transaction (two
+ * fcntl locks and SQLite's shared-memory mutex, which the loops then
+ * contend for).  Two copies that differ mean a commit is being published
+ * right now: no generation, nothing cached.  This connection's own
+ * writes show in its change count instead.  Should the -shm file not be
+ * readable, PRAGMA data_version stands in.
+ */
+#define WAL_HDR 48
+
+static int shm_open_for(pa_store *s)
+{
+    const char *db = sqlite3_db_filename(s->db, "main");
+    char path[4096];
+
+    if (db == NULL || db[0] == '\0'
+        || (size_t)snprintf(path, sizeof path, "%s-shm", db) >= sizeof path)
+        return -2;
+    {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+        return fd >= 0 ? fd : -2;
+    }
+}
+
+static pa_err data_version(pa_store *s, unsigned char mark[WAL_HDR])
+{
+    sqlite3_stmt *st;
+    int64_t v = 0;
+    int found = 0;
+    pa_err e;
+
+    if ((e = pa_sq_stmt(s, PA_SQ_DATA_VERSION, "PRAGMA data_version", &st)) != PA_OK)
+        return e;
+    e = pa_sq_fetch_one(s, st, read_int64, &v, &found, "data_version");
+    pa_sq_done(st);
+    if (e == PA_OK && !found) {
+        pa_sq_set_error("data_version: no row");
+        e = PA_ERR_UNKNOWN_ERROR;
+    }
+    memcpy(mark, &v, sizeof v);
+    return e;
+}
+
+pa_err pa_store_generation_get(pa_store *s, pa_store_generation *out)
+{
+    unsigned char hdr[2 * WAL_HDR];
+
+    if (!s || !out)
+        return pa_sq_misuse("generation");
+    memset(out, 0, sizeof *out);
+    out->own = (int64_t)sqlite3_total_changes64(s->db);
+    if (s->shm_fd == -1)
+        s->shm_fd = shm_open_for(s);
+    if (s->shm_fd < 0)
+        return data_version(s, out->mark);
+    if (pread(s->shm_fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr)
+        return data_version(s, out->mark);  /* not initialised yet */
+    if (memcmp(hdr, hdr + WAL_HDR, WAL_HDR) != 0)
+        return PA_ERR_UNKNOWN_ERROR;        /* a commit is being published */
+    memcpy(out->mark, hdr, WAL_HDR);
+    return PA_OK;
+}
+
+int pa_store_same_generation(const pa_store_generation *a, const pa_store_generation *b)
+{
+    return a->own == b->own && memcmp(a->mark, b->mark, sizeof a->mark) == 0;
+}
+
+void *pa_store_memo(pa_store *s)
+{
+    return s ? s->memo : NULL;
+}
+
+void pa_store_set_memo(pa_store *s, void *memo, void (*free_fn)(void *))
+{
+    if (!s)
+        return;
+    if (s->memo_free && s->memo != memo)
+        s->memo_free(s->memo);
+    s->memo = memo;
+    s->memo_free = free_fn;
 }
 
 /* ---- transactions -------------------------------------------------------------------- */

@@ -21,6 +21,7 @@
 typedef enum pa_sq_slot {
     PA_SQ_PING,
     PA_SQ_SCHEMA_VERSION,
+    PA_SQ_DATA_VERSION,
     PA_SQ_BEGIN,
     PA_SQ_BEGIN_READ,
     PA_SQ_COMMIT,
@@ -110,6 +111,10 @@ struct pa_store {
     int in_gate;           /* this connection holds the gate */
     int busy_ms;           /* the busy timeout, also the gate's wait */
     int lane;              /* the gate's own writer connection (no ref) */
+    void *memo;            /* a service's cache (pa_store_set_memo) */
+    int shm_fd;            /* the WAL index, read-only (-1: not open yet,
+                            * -2: not usable, data_version instead) */
+    void (*memo_free)(void *);
 };
 
 /* ---- writer gate (sqlite_gate.c) --------------------------------------------- */

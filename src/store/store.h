@@ -76,6 +76,29 @@ pa_err pa_store_open(const char *path, const pa_store_options *opt,
 /* Closes the connection; rolls back an open transaction.  NULL is fine. */
 void pa_store_close(pa_store *s);
 
+/* ---- what a connection may cache ------------------------------------------ */
+
+/* Changes whenever data this connection reads may have changed since it
+ * was last taken: a commit by any other connection (another worker, the
+ * group-commit lane, pactl in another process) or a write by this one.
+ * Compare with pa_store_same_generation; take it BEFORE reading what is to
+ * be cached, so that a cached value is never older than its generation.
+ * Fails (nothing to compare, do not cache) while a commit is being
+ * published. */
+typedef struct pa_store_generation {
+    int64_t own;                /* rows this connection changed */
+    unsigned char mark[48];     /* the database's commit mark */
+} pa_store_generation;
+
+pa_err pa_store_generation_get(pa_store *s, pa_store_generation *out);
+int pa_store_same_generation(const pa_store_generation *a, const pa_store_generation *b);
+
+/* One cache a service may hang on a connection (it lives and is freed -
+ * by free_fn - with the connection; a connection serves one thread at a
+ * time, so the cache needs no lock). */
+void *pa_store_memo(pa_store *s);
+void pa_store_set_memo(pa_store *s, void *memo, void (*free_fn)(void *));
+
 /* What the last failed store call of this thread went wrong with, or "". */
 const char *pa_store_last_error(void);
 

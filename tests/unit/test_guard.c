@@ -783,12 +783,45 @@ static void test_security_headers_counted(void)
 #undef SEC
 }
 
+/* The operation: the local name of the Body's only child, whatever its
+ * prefix; elements in the Header or deeper in the Body do not count. */
+static void test_operation_noted(void)
+{
+    static const char *const docs[] = {
+        "<S:Envelope xmlns:S=\"s\"><S:Header><x:GetSystemStatusRequest/></S:Header>"
+        "<S:Body><p:GetApplicationDetailRequest xmlns:p=\"p\"><p:x><GetSystemStatusRequest/>"
+        "</p:x></p:GetApplicationDetailRequest></S:Body></S:Envelope>",
+        "<Envelope><Body><GetApplicationDetailRequest/></Body></Envelope>",
+        "<S:Envelope xmlns:S=\"s\"><S:Body><GetApplicationDetailRequest/>"
+        "<VerifySignatureRequest/></S:Body></S:Envelope>",
+    };
+    static const int children[] = {1, 1, 2};
+    uint32_t want = pa_guard_name_hash("GetApplicationDetailRequest");
+
+    /* the constant the guard uses for "Body", and a known FNV-1a value */
+    CU_ASSERT_EQUAL(pa_guard_name_hash("Body"), 0x428a1095u);
+    CU_ASSERT_EQUAL(pa_guard_name_hash(""), 2166136261u);
+    CU_ASSERT_NOT_EQUAL(want, pa_guard_name_hash("GetSystemStatusRequest"));
+    for (size_t i = 0; i < sizeof docs / sizeof *docs; i++) {
+        char *req = post_cl(docs[i]);
+        pa_guard g;
+
+        pa_guard_reset(&g, 16);
+        CU_ASSERT_EQUAL(pa_guard_feed(&g, req, strlen(req)), PA_GUARD_OK);
+        CU_ASSERT_EQUAL(g.body_children, children[i]);
+        if (children[i] == 1)
+            CU_ASSERT_EQUAL(g.operation, want);
+        free(req);
+    }
+}
+
 static int register_guard_suite(void)
 {
     CU_pSuite s = CU_add_suite("guard", NULL, NULL);
 
     if (s == NULL
         || !CU_add_test(s, "Content-Length completion", test_content_length_completion)
+        || !CU_add_test(s, "operation noted", test_operation_noted)
         || !CU_add_test(s, "request without body", test_headers_only_request)
         || !CU_add_test(s, "header names in any case", test_header_names_any_case)
         || !CU_add_test(s, "Content-Encoding refused", test_content_encoding_refused)

@@ -345,6 +345,76 @@ static void test_version_create(void)
     pa_store_version_free(&v);
 }
 
+/* Runs one statement on a separate raw connection (as pactl would, from
+ * another process); 0 on success. */
+static int raw_exec(const char *sql)
+{
+    sqlite3 *c = NULL;
+    int rc = sqlite3_open_v2(path, &c, SQLITE_OPEN_READWRITE, NULL);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(c, sql, NULL, NULL, NULL);
+    sqlite3_close(c);
+    return rc;
+}
+
+/* GetApplicationDetail is cached per connection; every change - another
+ * process, another connection of this one, this connection itself - is
+ * seen at once, and what the caller gets is its own copy. */
+static void test_detail_cache_never_stale(void)
+{
+    pa_store *other = NULL;
+    pa_store_version v;
+    pa_app_detail d;
+    char sql[256];
+    int64_t a = 0;
+
+    CU_ASSERT_EQUAL_FATAL(pa_application_create(db, "cached", &a), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(pa_application_detail(db, 1, a, NULL, &d), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(d.versions.count, 1);
+    /* scribbling over the answer does not reach the cache */
+    d.app.name[0] = 'X';
+    d.versions.items[0].supported = 0;
+    pa_application_detail_free(&d);
+    CU_ASSERT_EQUAL_FATAL(pa_application_detail(db, 0, 0, "cached", &d), PA_OK);
+    CU_ASSERT_STRING_EQUAL(d.app.name, "cached");
+    CU_ASSERT_EQUAL(d.versions.items[0].supported, 1);
+    pa_application_detail_free(&d);
+
+    /* another process */
+    snprintf(sql, sizeof sql, "UPDATE pa_application_version SET supported = 0"
+             " WHERE application_id = %lld", (long long)a);
+    CU_ASSERT_EQUAL_FATAL(raw_exec(sql), SQLITE_OK);
+    CU_ASSERT_EQUAL_FATAL(pa_application_detail(db, 1, a, NULL, &d), PA_OK);
+    CU_ASSERT_EQUAL(d.versions.items[0].supported, 0);
+    pa_application_detail_free(&d);
+    snprintf(sql, sizeof sql, "UPDATE pa_application SET name = 'renamed' WHERE id = %lld",
+             (long long)a);
+    CU_ASSERT_EQUAL_FATAL(raw_exec(sql), SQLITE_OK);
+    CU_ASSERT_EQUAL(pa_application_detail(db, 0, 0, "cached", &d), PA_ERR_INVALID_APPLICATION);
+    CU_ASSERT_EQUAL_FATAL(pa_application_detail(db, 1, a, NULL, &d), PA_OK);
+    CU_ASSERT_STRING_EQUAL(d.app.name, "renamed");
+    pa_application_detail_free(&d);
+
+    /* this connection */
+    CU_ASSERT_EQUAL_FATAL(pa_application_detail(db, 1, a, NULL, &d), PA_OK);
+    CU_ASSERT_EQUAL(pa_application_version_support(db, d.versions.items[0].id, 1), PA_OK);
+    pa_application_detail_free(&d);
+    CU_ASSERT_EQUAL_FATAL(pa_application_detail(db, 1, a, NULL, &d), PA_OK);
+    CU_ASSERT_EQUAL(d.versions.items[0].supported, 1);
+    pa_application_detail_free(&d);
+
+    /* another connection of this process */
+    CU_ASSERT_EQUAL_FATAL(pa_store_open(path, NULL, &other), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(pa_application_version_create(other, a, "2.0", &v), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(pa_application_detail(db, 1, a, NULL, &d), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(d.versions.count, 2);
+    CU_ASSERT_STRING_EQUAL(d.versions.items[1].application_secret, v.application_secret);
+    pa_application_detail_free(&d);
+    pa_store_version_free(&v);
+    pa_store_close(other);
+}
+
 static void test_support_unsupport(void)
 {
     pa_store_version v;
@@ -1070,6 +1140,7 @@ int main(void)
         { "lookup by key", test_lookup_by_key },
         { "version create", test_version_create },
         { "support / unsupport", test_support_unsupport },
+        { "detail cache never stale", test_detail_cache_never_stale },
     };
     static const test_def integ[] = {
         { "integration create and list", test_integration_create },

@@ -364,6 +364,41 @@ static void *migrate_thread(void *arg)
     return NULL;
 }
 
+/* The generation stays while nothing is written and moves on every
+ * commit: by another connection, by this one, by another process. */
+static void test_generation_moves_on_commits(void)
+{
+    pa_store_generation g1, g2;
+    pa_store *other = NULL;
+    sqlite3 *raw = NULL;
+    int64_t id = 0;
+
+    CU_ASSERT_EQUAL_FATAL(pa_store_generation_get(db, &g1), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(pa_store_generation_get(db, &g2), PA_OK);
+    CU_ASSERT(pa_store_same_generation(&g1, &g2));
+    CU_ASSERT_EQUAL_FATAL(pa_store_open(path, NULL, &other), PA_OK);
+    CU_ASSERT_EQUAL(pa_store_application_create(other, "g-other", &id), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(pa_store_generation_get(db, &g2), PA_OK);
+    CU_ASSERT(!pa_store_same_generation(&g1, &g2));
+    g1 = g2;
+    CU_ASSERT_EQUAL(pa_store_application_create(db, "g-own", &id), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(pa_store_generation_get(db, &g2), PA_OK);
+    CU_ASSERT(!pa_store_same_generation(&g1, &g2));
+    g1 = g2;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &raw), SQLITE_OK);
+    CU_ASSERT_EQUAL(sqlite3_exec(raw, "UPDATE pa_application SET name = 'g-renamed'"
+                                 " WHERE name = 'g-own'", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(raw);
+    CU_ASSERT_EQUAL_FATAL(pa_store_generation_get(db, &g2), PA_OK);
+    CU_ASSERT(!pa_store_same_generation(&g1, &g2));
+    /* the other connection saw the same commits: its generation holds
+     * still too while nothing happens */
+    CU_ASSERT_EQUAL_FATAL(pa_store_generation_get(other, &g1), PA_OK);
+    CU_ASSERT_EQUAL_FATAL(pa_store_generation_get(other, &g2), PA_OK);
+    CU_ASSERT(pa_store_same_generation(&g1, &g2));
+    pa_store_close(other);
+}
+
 static void test_concurrent_migrate(void)
 {
     pthread_t t[3];
@@ -4109,6 +4144,7 @@ static const test_entry schema_tests[] = {
 };
 
 static const test_entry store_tests[] = {
+    { "generation moves on commits", test_generation_moves_on_commits },
     { "connection settings", test_connection_settings },
     { "ping and schema version", test_ping_and_version },
     { "application round trip", test_application_round_trip },

@@ -44,7 +44,10 @@ static void on_signal(int sig)
 int main(int argc, char **argv)
 {
     pa_config cfg;
-    pa_server_hooks hooks = {NULL, NULL, NULL};
+    /* like paserver, the two operations are answered on the loops */
+    static const char *const inline_ops[] = {
+        "GetSystemStatusRequest", "GetApplicationDetailRequest", NULL};
+    pa_server_hooks hooks = {NULL, NULL, NULL, inline_ops};
     char err[512] = "";
     int status = 1;
 
