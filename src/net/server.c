@@ -1,7 +1,7 @@
 /*
  * server.c - the event loops and the worker pool, see server.h.
  *
- * One event loop per core, each a thread that owns a share of the client
+ * Two event loops per core, each a thread that owns a share of the client
  * sockets.  Loop 0 accepts and passes each new connection to the loop
  * with the fewest.  A loop reads whatever its clients send into each
  * connection's buffer (sockets are non-blocking, registered edge-triggered
@@ -103,6 +103,8 @@ typedef struct conn {
     int64_t req_start_ms;       /* its first byte (0: none yet) */
     int64_t idle_since_ms;      /* READ without a request since */
     /* handed to a worker */
+    int turn;                   /* requests served in this connection's
+                                 * current turn (pipelining fairness) */
     size_t req_len;
     pa_src_reason reason;
     int close_after;
@@ -217,6 +219,14 @@ static void q_push(queue *q, conn *c)
     else
         q->head = c;
     q->tail = c;
+}
+
+static void q_push_front(queue *q, conn *c)
+{
+    c->next = q->head;
+    q->head = c;
+    if (!q->tail)
+        q->tail = c;
 }
 
 static conn *q_pop(queue *q)
@@ -894,22 +904,36 @@ static int serve_here(loop *lp, conn *c)
     return 0;
 }
 
+static void answered(loop *lp, conn *c);
+
+/* Serves the request framed in c.  A pipelined request goes on at once
+ * while its connection has had fewer than max_pipelined_per_turn in a
+ * row; otherwise it waits behind the other connections (the back of the
+ * worker queue, or the loop's next turn). */
 static void hand_over(loop *lp, conn *c, pa_src_reason reason)
 {
     pa_server *srv = lp->srv;
+    int go_on = c->turn > 0 && c->turn < lp->cfg->max_pipelined_per_turn;
 
+    if (!go_on)
+        c->turn = 0;
+    c->turn++;
     c->req_len = c->framed;
     c->reason = reason;
     c->st = C_SERVING;
     if (reason == PA_SRC_COMPLETE && serve_here(lp, c)) {
-        /* answered now; the connection's next request waits for the
-         * loop's next turn, behind the other connections */
         serve(&lp->self, c);
-        q_push(&lp->ready, c);
+        if (go_on)
+            answered(lp, c);        /* recursion bounded by the limit */
+        else
+            q_push(&lp->ready, c);
         return;
     }
     pthread_mutex_lock(&srv->qlock);
-    q_push(&srv->work, c);
+    if (go_on)
+        q_push_front(&srv->work, c);
+    else
+        q_push(&srv->work, c);
     wake_one(srv);
     pthread_mutex_unlock(&srv->qlock);
 }
@@ -1082,6 +1106,7 @@ static void next_request(loop *lp, conn *c)
 {
     c->in_off += c->req_len;
     if (c->in_off == c->in_len) {       /* nothing pipelined: no buffer kept */
+        c->turn = 0;
         free(c->in);
         c->in = NULL;
         c->in_off = c->in_len = c->in_cap = 0;

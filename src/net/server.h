@@ -1,8 +1,8 @@
 /*
- * server.h - the event loop and the worker pool.
+ * server.h - the event loops and the worker pool.
  *
- * One event loop per core owns its share of the client sockets (loop 0
- * accepts and passes each new connection to the loop with the fewest): it
+ * Event loops (two per core) own the client sockets, each its share (loop 0
+ * accepts and passes each new connection to the loop with the fewest): each
  * reads requests into per-connection buffers, frames them with the guard,
  * and sends the answers, all non-blocking.  A small request for a cheap
  * read (hooks.inline_ops) is answered on the loop itself; workers get the

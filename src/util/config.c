@@ -78,6 +78,8 @@ static const key_desc keys[] = {
      NULL},
     {"keepalive_timeout_ms", K_INT, OFF(keepalive_timeout_ms), 0, HOUR_MS,
      "30000", NULL},
+    {"max_pipelined_per_turn", K_INT, OFF(max_pipelined_per_turn), 1, 64, "1",
+     NULL},
     {"database", K_NONEMPTY, OFF(database), 0, 0, "paserver.db", NULL},
     {"lock_timeout_ms", K_INT, OFF(lock_timeout_ms), 0, HOUR_MS, "10000",
      "spring.jpa.properties.lock.timeout"},

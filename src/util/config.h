@@ -66,6 +66,8 @@ typedef struct pa_config {
     int recv_timeout_ms;         /* socket receive timeout */
     int send_timeout_ms;         /* socket send timeout */
     int keepalive_timeout_ms;    /* idle keep-alive wait; 0 = no keep-alive */
+    int max_pipelined_per_turn;  /* requests of one connection served back
+                                  * to back before the others' turn */
     char *database;              /* SQLite file path */
     int lock_timeout_ms;         /* DB lock wait */
     pa_log_level log_level;

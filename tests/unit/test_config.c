@@ -117,6 +117,7 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(c.recv_timeout_ms, 10000);
     CU_ASSERT_EQUAL(c.send_timeout_ms, 10000);
     CU_ASSERT_EQUAL(c.keepalive_timeout_ms, 30000);
+    CU_ASSERT_EQUAL(c.max_pipelined_per_turn, 1);
     CU_ASSERT_STRING_EQUAL(c.database, "paserver.db");
     CU_ASSERT_EQUAL(c.lock_timeout_ms, 10000);
     CU_ASSERT_EQUAL(c.log_level, PA_LOG_INFO);
@@ -247,6 +248,10 @@ static void test_file_errors(void)
     expect_file_error("max_body_bytes = 1023\n", "max_body_bytes",
                       "out of range", NULL);
     expect_file_error("proxy_port = 65536\n", "proxy_port", NULL);
+    expect_file_error("max_pipelined_per_turn = 0\n", "max_pipelined_per_turn",
+                      "out of range", NULL);
+    expect_file_error("max_pipelined_per_turn = 65\n", "max_pipelined_per_turn",
+                      "out of range", NULL);
     expect_file_error("signature_validation_lookahead = -1\n",
                       "signature_validation_lookahead", NULL);
     expect_file_error("restrict_access = maybe\n", ":1:", "restrict_access",
@@ -400,6 +405,7 @@ static const struct {
     {"PASERVER_RECV_TIMEOUT_MS=2500", "recv_timeout_ms = 2500"},
     {"PASERVER_SEND_TIMEOUT_MS=3500", "send_timeout_ms = 3500"},
     {"PASERVER_KEEPALIVE_TIMEOUT_MS=0", "keepalive_timeout_ms = 0"},
+    {"PASERVER_MAX_PIPELINED_PER_TURN=8", "max_pipelined_per_turn = 8"},
     {"PASERVER_DATABASE=/tmp/x.db", "database = \"/tmp/x.db\""},
     {"PASERVER_LOCK_TIMEOUT_MS=250", "lock_timeout_ms = 250"},
     {"PASERVER_LOG_LEVEL=warn", "log_level = warn"},
