@@ -17,6 +17,7 @@ import base64
 import os
 import re
 import socket
+import ssl
 import sys
 import time
 import traceback
@@ -54,6 +55,16 @@ SHARED = os.environ.get("PA_SHARED", "")
 SRCDIR = os.environ.get("PA_SRCDIR", "")
 # How long any single answer may take before the test calls it a hang.
 TIMEOUT = float(os.environ.get("PA_ITEST_TIMEOUT", "10"))
+# Set: the server listens with TLS; connections verify it against this CA.
+TLS_CA = os.environ.get("PA_ITEST_TLS_CA", "")
+
+
+def tls_wrap(sock):
+    """sock, or sock inside a TLS session when the server speaks TLS."""
+    if not TLS_CA:
+        return sock
+    return ssl.create_default_context(cafile=TLS_CA).wrap_socket(
+        sock, server_hostname=HOST)
 
 
 def endpoint_url():
@@ -120,8 +131,8 @@ class Conn:
     """One TCP connection carrying any number of requests."""
 
     def __init__(self, host=None, port=None, timeout=None):
-        self.sock = socket.create_connection((host or HOST, port or PORT),
-                                             timeout=timeout or TIMEOUT)
+        self.sock = tls_wrap(socket.create_connection((host or HOST, port or PORT),
+                                                      timeout=timeout or TIMEOUT))
         self.buf = b""
         self.eof = False
 

@@ -24,7 +24,9 @@
 #              the listener (certificates made with openssl here):
 #              handshake, old versions refused, zeep over
 #              https, slow handshakes and slow bytes hold no worker, SIGHUP
-#              reload; then client certificates required (mutual TLS)
+#              reload; every availability attack below again over TLS
+#              (tls-availability); then client certificates required
+#              (mutual TLS)
 #   availability  test_availability.py: 16 hostile connections (slow bytes,
 #              truncated chunked bodies, endless chunk extensions, attribute
 #              floods, answers never read) and a full connection table,
@@ -388,6 +390,19 @@ if wanted tls || wanted mtls; then
                 || fail "tls: the failed reload was not logged"
             sed -i '/cannot use the certificate/d' "$log"
             check_log tls
+        fi
+        # every availability attack again, over TLS (fresh certificates:
+        # the reload test above left a broken one behind on purpose)
+        if wanted tls && make_certs "$tmp/tls3" \
+            && start_server tls-availability "$tmp/tls-availability.db" \
+            PASERVER_WORKERS=4 PASERVER_RECV_TIMEOUT_MS=2000 PASERVER_MAX_CONNECTIONS=64 \
+            PASERVER_MAX_CONNECTIONS_PER_PEER=64 \
+            PASERVER_TLS_CERT_FILE="$tmp/tls3/server.pem" \
+            PASERVER_TLS_KEY_FILE="$tmp/tls3/server.key"; then
+            run_suite tls-availability env PA_ITEST_TLS_CA="$tmp/tls3/ca.pem" \
+                "$PY" test_availability.py
+            stop_server tls-availability
+            check_log tls-availability
         fi
         make_certs "$tmp/tls2"
         if wanted mtls && start_server mtls "$tmp/mtls.db" \

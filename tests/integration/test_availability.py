@@ -20,7 +20,8 @@ import threading
 import time
 
 from pa_itest import (Answer, Conn, Runner, check_alive, envelope, http_bytes,
-                      op_xml, require_port, soap_post, ENDPOINT_PATH, HOST, PORT)
+                      op_xml, require_port, soap_post, tls_wrap, ENDPOINT_PATH, HOST,
+                      PORT)
 
 T = Runner("availability")
 ATTACKERS = 16
@@ -48,8 +49,8 @@ def probe_during(attack_started):
 
 
 def connect():
-    s = socket.create_connection((HOST, PORT), timeout=30)
-    return s
+    # over TLS when run.sh says so (phase tls-availability)
+    return tls_wrap(socket.create_connection((HOST, PORT), timeout=30))
 
 
 def run_attack(one, n=ATTACKERS):
