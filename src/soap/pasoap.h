@@ -71,7 +71,8 @@ struct timeval *pa_soap_time(struct soap *soap, int64_t ms);
 void *pa_soap_alloc(struct soap *soap, size_t n);   /* zeroed */
 
 /* Milliseconds of an xs:dateTime from a request (NULL-safe: returns 0 and
- * *present = 0 when absent). */
+ * *present = 0 when absent); instants more than 10^15 s from 1970 are read
+ * as that far. */
 int64_t pa_soap_time_ms(const struct timeval *tv, int *present);
 
 #endif

@@ -61,11 +61,24 @@ struct timeval *pa_soap_time(struct soap *soap, int64_t ms)
     return tv;
 }
 
+/* Seconds an instant may lie from 1970 (about 31.7 million years): a
+ * dateTime beyond is read as this far, so that milliseconds - and the sums
+ * and differences the services make of them - stay far inside int64_t
+ * (scripts/fuzz found a year whose milliseconds overflowed). */
+#define PA_SOAP_MAX_SECONDS 1000000000000000LL
+
 int64_t pa_soap_time_ms(const struct timeval *tv, int *present)
 {
+    int64_t sec;
+
     if (present != NULL)
         *present = tv != NULL;
     if (tv == NULL)
         return 0;
-    return (int64_t)tv->tv_sec * 1000 + (int64_t)tv->tv_usec / 1000;
+    sec = (int64_t)tv->tv_sec;
+    if (sec > PA_SOAP_MAX_SECONDS)
+        sec = PA_SOAP_MAX_SECONDS;
+    else if (sec < -PA_SOAP_MAX_SECONDS)
+        sec = -PA_SOAP_MAX_SECONDS;
+    return sec * 1000 + (int64_t)tv->tv_usec / 1000;
 }

@@ -892,6 +892,32 @@ static struct SOAP_ENV__Header *make_header(struct soap *soap, const char *user,
 /* The fault's code, string and detail XML, byte for byte, against the
  * texts of ../shared/contract/error-codes.tsv (copied here, not taken from
  * the catalogue under test). */
+/* A request's dateTime in milliseconds: exact in range; far beyond it
+ * (a year of tens of millions, found by scripts/fuzz), read as 10^15 s
+ * away instead of overflowing int64_t. */
+static void test_request_time_ms(void)
+{
+    struct timeval tv = {0};
+    int present = -1;
+
+    CU_ASSERT_EQUAL(pa_soap_time_ms(NULL, &present), 0);
+    CU_ASSERT_EQUAL(present, 0);
+    tv.tv_sec = 1765000000;
+    tv.tv_usec = 123999;
+    CU_ASSERT_EQUAL(pa_soap_time_ms(&tv, &present), 1765000000123LL);
+    CU_ASSERT_EQUAL(present, 1);
+    tv.tv_sec = -1;
+    tv.tv_usec = 500000;
+    CU_ASSERT_EQUAL(pa_soap_time_ms(&tv, NULL), -500);
+    tv.tv_usec = 0;
+    tv.tv_sec = (time_t)-36649213613481600LL;
+    CU_ASSERT_EQUAL(pa_soap_time_ms(&tv, NULL), -1000000000000000000LL);
+    tv.tv_sec = (time_t)INT64_MAX;
+    CU_ASSERT_EQUAL(pa_soap_time_ms(&tv, NULL), 1000000000000000000LL);
+    tv.tv_sec = (time_t)1000000000000000LL;
+    CU_ASSERT_EQUAL(pa_soap_time_ms(&tv, NULL), 1000000000000000000LL);
+}
+
 static void test_fault_detail_xml(void)
 {
     pa_config cfg;
@@ -1160,6 +1186,7 @@ int main(void)
         { "PasswordDigest freshness and replay", test_wsse_digest_policy },
         { "pa_auth_allow", test_auth_allow },
         { "fault detail XML", test_fault_detail_xml },
+        { "request time in ms", test_request_time_ms },
     };
     static const test_def errs[] = {
         { "English texts = error-codes.tsv", test_error_catalogue },
